@@ -1,3 +1,24 @@
 """tkeras: Keras 3 on PyTorch. `import tkeras as keras`."""
 
 __version__ = "0.1.0"
+
+from tkeras.core import config as _config  # noqa: E402  (reads keras.json first)
+from tkeras.core.dtype_policies import DTypePolicy  # noqa: E402
+from tkeras.core.variables import KerasVariable as Variable  # noqa: E402
+from tkeras.layers.layer import InputSpec  # noqa: E402
+from tkeras.layers.layer import Layer  # noqa: E402
+from tkeras.layers.input_layer import Input  # noqa: E402
+from tkeras.model.keras_tensor import KerasTensor  # noqa: E402
+from tkeras.model.model import Model  # noqa: E402
+from tkeras.model.functional import Functional  # noqa: E402
+from tkeras.model.sequential import Sequential  # noqa: E402
+from tkeras import activations  # noqa: E402
+from tkeras import constraints  # noqa: E402
+from tkeras import initializers  # noqa: E402
+from tkeras import layers  # noqa: E402
+from tkeras import models  # noqa: E402
+from tkeras import regularizers  # noqa: E402
+
+
+def version():
+    return __version__

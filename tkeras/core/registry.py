@@ -184,7 +184,7 @@ def _public_module_and_name(obj):
     cls = obj if inspect.isclass(obj) or inspect.isfunction(obj) else type(obj)
     if cls in _BUILTIN_NAMES:
         module, name = _BUILTIN_NAMES[cls]
-        return module, name, None
+        return module, name, cls.__dict__.get("_keras_registered_name")
     registered = _GLOBAL_CUSTOM_NAMES.get(cls)
     module = getattr(cls, "__module__", None)
     if module == "__main__":

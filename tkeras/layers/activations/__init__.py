@@ -1,0 +1,3 @@
+from tkeras.layers.activations.activation import Activation
+
+__all__ = ["Activation"]

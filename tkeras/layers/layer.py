@@ -1,0 +1,848 @@
+"""`Layer`: a `torch.nn.Module` with Keras 3 semantics.
+
+Kept from Keras: constructor keywords (`name`, `dtype`, `trainable`, `activity_regularizer`,
+plus Keras 2's `input_shape`/`batch_size`/`input_dim` on a first layer), unique names (`dense`,
+`dense_1`), lazy `build(input_shape)` on first call, `add_weight` creating variables in Keras's
+order, `weights`/`trainable_weights`/`non_trainable_weights` (own variables first, then
+sub-layers in tracking order), `trainable` recursing into sub-layers, the `training` call
+argument propagated from an outer call, masks carried on tensors as `_keras_mask`, `losses`
+(activity and weight regularizers), `get_config`/`from_config`, symbolic calls on `KerasTensor`s
+for the functional API.
+
+torch's `.train()/.eval()`: layers are created in eval mode. `training` resolves as:
+an explicit `training=` argument, else the value an outer layer call resolved, else a non-None
+default in the `call` signature, else the module's torch mode (`self.training`). So
+`model(x)` infers (as in Keras), `model.train()` before a hand-written torch loop turns
+Dropout/BatchNormalization training on, and `fit` passes `training=True` explicitly.
+"""
+
+import inspect
+
+import numpy as np
+import torch
+from torch import nn
+
+from tkeras.core import dtype_policies
+from tkeras.core import naming
+from tkeras.core.registry import keras_export
+from tkeras.core.variables import KerasVariable
+
+
+class _CallState:
+    """The training flag resolved by the outermost call, seen by nested calls."""
+
+    training = None
+
+
+CALL_STATE = _CallState()
+
+
+@keras_export("keras.InputSpec", "keras.layers.InputSpec")
+class InputSpec:
+    """Constraints on a layer's input: `ndim`, `min_ndim`, `max_ndim`, `shape`, `axes`, `dtype`."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
+                 axes=None, allow_last_axis_squeeze=False, name=None, optional=False):
+        self.dtype = dtype
+        self.shape = tuple(shape) if shape is not None else None
+        self.ndim = len(shape) if shape is not None else ndim
+        self.max_ndim = max_ndim
+        self.min_ndim = min_ndim
+        self.axes = {int(k): v for k, v in (axes or {}).items()}
+        self.allow_last_axis_squeeze = allow_last_axis_squeeze
+        self.name = name
+        self.optional = optional
+
+    def get_config(self):
+        return {"dtype": self.dtype, "shape": self.shape, "ndim": self.ndim,
+                "max_ndim": self.max_ndim, "min_ndim": self.min_ndim, "axes": self.axes}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def assert_input_compatibility(input_spec, shape, layer_name):
+    """Raise a ValueError naming the layer when `shape` breaks `input_spec`."""
+    if input_spec is None or shape is None:
+        return
+    specs = input_spec if isinstance(input_spec, (list, tuple)) else [input_spec]
+    shapes = shape if (shape and isinstance(shape[0], (list, tuple))) else [shape]
+    for spec, s in zip(specs, shapes):
+        if spec is None or s is None:
+            continue
+        ndim = len(s)
+        if spec.ndim is not None and not spec.allow_last_axis_squeeze and ndim != spec.ndim:
+            raise ValueError(
+                f'Input 0 of layer "{layer_name}" is incompatible with the layer: '
+                f"expected ndim={spec.ndim}, found ndim={ndim}. Full shape received: {tuple(s)}"
+            )
+        if spec.max_ndim is not None and ndim > spec.max_ndim:
+            raise ValueError(
+                f'Input 0 of layer "{layer_name}" is incompatible with the layer: '
+                f"expected max_ndim={spec.max_ndim}, found ndim={ndim}"
+            )
+        if spec.min_ndim is not None and ndim < spec.min_ndim:
+            raise ValueError(
+                f'Input 0 of layer "{layer_name}" is incompatible with the layer: '
+                f"expected min_ndim={spec.min_ndim}, found ndim={ndim}. "
+                f"Full shape received: {tuple(s)}"
+            )
+        for axis, value in spec.axes.items():
+            if value is not None and s[axis] is not None and s[axis] != value:
+                raise ValueError(
+                    f'Input 0 of layer "{layer_name}" is incompatible with the layer: '
+                    f"expected axis {axis} of input shape to have value {value}, "
+                    f"but received input with shape {tuple(s)}"
+                )
+        if spec.shape is not None:
+            for expected, got in zip(spec.shape, s):
+                if expected is not None and got is not None and expected != got:
+                    raise ValueError(
+                        f'Input 0 of layer "{layer_name}" is incompatible with the layer: '
+                        f"expected shape={spec.shape}, found shape={tuple(s)}"
+                    )
+
+
+class _TrackedList(list):
+    """A list attribute of a layer whose modules are also registered with torch.
+
+    Keras tracks layers kept in list attributes; torch only sees modules in `_modules`. The
+    mirror `nn.ModuleList` under the same attribute name keeps `parameters()`/`state_dict()`
+    complete (keys like `blocks.0.kernel`).
+    """
+
+    def __init__(self, items, mirror):
+        super().__init__(items)
+        self._mirror = mirror
+
+    def _sync(self):
+        modules = [m for m in self if isinstance(m, nn.Module)]
+        if list(self._mirror) != modules:
+            self._mirror.__init__(modules)
+
+    def append(self, item):
+        super().append(item)
+        self._sync()
+
+    def extend(self, items):
+        super().extend(items)
+        self._sync()
+
+    def insert(self, index, item):
+        super().insert(index, item)
+        self._sync()
+
+    def __setitem__(self, index, item):
+        super().__setitem__(index, item)
+        self._sync()
+
+    def __delitem__(self, index):
+        super().__delitem__(index)
+        self._sync()
+
+    def pop(self, index=-1):
+        item = super().pop(index)
+        self._sync()
+        return item
+
+    def remove(self, item):
+        super().remove(item)
+        self._sync()
+
+
+def _signature_info(fn):
+    params = inspect.signature(fn).parameters
+    names = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    has_var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    training_default = params["training"].default if "training" in params else None
+    if training_default is inspect.Parameter.empty:
+        training_default = None
+    return {
+        "names": names,
+        "training": "training" in params or has_var_kw,
+        "mask": "mask" in params,
+        "training_default": training_default,
+        "params": params,
+    }
+
+
+_CALL_SIGNATURES = {}
+
+
+def _call_info(cls):
+    info = _CALL_SIGNATURES.get(cls)
+    if info is None:
+        info = _signature_info(cls.call)
+        info["names"] = info["names"][1:]  # drop self
+        build_params = [n for n in inspect.signature(cls.build).parameters if n != "self"]
+        info["build_params"] = build_params
+        info["computes_mask"] = cls.compute_mask is not Layer.compute_mask
+        info["own_output_shape"] = cls.compute_output_shape is not Layer.compute_output_shape
+        _CALL_SIGNATURES[cls] = info
+    return info
+
+
+def _is_symbolic(args, kwargs):
+    from tkeras.model.keras_tensor import KerasTensor, any_symbolic
+
+    for a in args:
+        if isinstance(a, KerasTensor):
+            return True
+        if isinstance(a, (list, tuple, dict)) and any_symbolic(a):
+            return True
+    for a in kwargs.values():
+        if isinstance(a, KerasTensor) or (isinstance(a, (list, tuple, dict)) and any_symbolic(a)):
+            return True
+    return False
+
+
+def map_structure(fn, obj):
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(map_structure(fn, o) for o in obj) if isinstance(obj, list) else tuple(
+            map_structure(fn, o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: map_structure(fn, v) for k, v in obj.items()}
+    return fn(obj)
+
+
+def flatten(obj):
+    if isinstance(obj, (list, tuple)):
+        return [x for o in obj for x in flatten(o)]
+    if isinstance(obj, dict):
+        return [x for k in sorted(obj) for x in flatten(obj[k])]
+    return [obj]
+
+
+def shape_of(x):
+    """Keras-style shape tuple of a tensor/KerasTensor/array (nested structures mapped)."""
+    if isinstance(x, (list, tuple)):
+        return [shape_of(v) for v in x]
+    if isinstance(x, dict):
+        return {k: shape_of(v) for k, v in x.items()}
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return None
+    return tuple(shape)
+
+
+def _to_tensor(x, dtype):
+    """Numpy arrays become tensors; floating inputs are cast to the compute dtype (as Keras)."""
+    if isinstance(x, torch.Tensor):
+        if x.is_floating_point() and x.dtype != dtype and dtype.is_floating_point:
+            mask = getattr(x, "_keras_mask", None)
+            x = x.to(dtype)
+            if mask is not None:
+                x._keras_mask = mask
+        return x
+    if isinstance(x, np.ndarray):
+        t = torch.from_numpy(x)
+        if t.is_floating_point() and dtype.is_floating_point:
+            t = t.to(dtype)
+        return t
+    return x
+
+
+@keras_export("keras.Layer", "keras.layers.Layer")
+class Layer(nn.Module):
+    """Base class of every tkeras layer (and model)."""
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        nn.Module.__init__(self)
+        self.training = False
+        object.__setattr__(self, "_auto_config", _capture_auto_config(cls, args, kwargs))
+        return self
+
+    def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
+                 name=None, **kwargs):
+        input_shape = kwargs.pop("input_shape", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        batch_size = kwargs.pop("batch_size", None)
+        input_dim = kwargs.pop("input_dim", None)
+        input_length = kwargs.pop("input_length", None)
+        if kwargs:
+            raise ValueError(
+                f"Unrecognized keyword arguments passed to {self.__class__.__name__}: {kwargs}"
+            )
+        if input_shape is None and input_dim is not None:
+            input_shape = (input_length, input_dim) if input_length is not None else (input_dim,)
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size,) + tuple(input_shape)
+        else:
+            self._batch_input_shape = None
+        self.name = name or naming.auto_name(self.__class__.__name__)
+        self._dtype_policy = dtype_policies.get(dtype)
+        self._trainable = bool(trainable)
+        self.autocast = autocast
+        self.built = False
+        self.input_spec = None
+        self.supports_masking = getattr(self, "supports_masking", False)
+        self._trainable_variables = []
+        self._non_trainable_variables = []
+        self._losses = []
+        self._inbound_nodes = []
+        self._outbound_nodes = []
+        self._build_shapes = None
+        self._activity_regularizer = None
+        if activity_regularizer is not None:
+            from tkeras.core import regularizers
+
+            self._activity_regularizer = regularizers.get(activity_regularizer)
+
+    # ------------------------------------------------------------------------------ tracking
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, KerasVariable) and params is not None:
+            owned_key = next((k for k, v in params.items() if v is value), None)
+            if owned_key is not None and owned_key != name:
+                # add_weight registered it under its Keras name; keep the attribute name instead.
+                self._parameters = type(params)(
+                    (name if k == owned_key else k, v) for k, v in params.items()
+                )
+                return
+        if type(value) is list and self.__dict__.get("_modules") is not None and not name.startswith(
+                "_"):
+            mirror = nn.ModuleList([m for m in value if isinstance(m, nn.Module)])
+            self._modules[name] = mirror
+            object.__setattr__(self, name, _TrackedList(value, mirror))
+            return
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        if name in self.__dict__ and isinstance(self.__dict__[name], _TrackedList):
+            del self._modules[name]
+            object.__delattr__(self, name)
+            return
+        super().__delattr__(name)
+
+    @property
+    def _layers(self):
+        """Direct sub-layers, in the order they were assigned (Keras's tracking order)."""
+        layers = []
+        for module in self._modules.values():
+            if isinstance(module, Layer):
+                layers.append(module)
+            elif isinstance(module, (nn.ModuleList, nn.ModuleDict)):
+                items = module.values() if isinstance(module, nn.ModuleDict) else module
+                layers.extend(m for m in items if isinstance(m, Layer))
+        return layers
+
+    # ------------------------------------------------------------------------------ weights
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None):
+        """Create a `KerasVariable`, registered as a torch parameter, in Keras's order."""
+        from tkeras.core import constraints, initializers, regularizers
+
+        shape = () if shape is None else tuple(int(s) for s in shape)
+        dtype = dtype_policies.standardize_dtype(dtype or self.variable_dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if "float" in dtype else "zeros"
+        initializer = initializers.get(initializer)
+        with torch.no_grad():
+            value = initializer(shape, dtype=dtype) if callable(initializer) else initializer
+            value = torch.as_tensor(value, dtype=dtype_policies.torch_dtype(dtype))
+            if tuple(value.shape) != shape:
+                value = value.reshape(shape)
+        var_name = name or naming.auto_name("variable")
+        variable = KerasVariable(value.contiguous(), trainable=trainable, name=var_name,
+                                 path=f"{self.name}/{var_name}", autocast=autocast)
+        variable.regularizer = regularizers.get(regularizer)
+        variable.constraint = constraints.get(constraint)
+        variable.overwrite_with_gradient = overwrite_with_gradient
+        key = var_name
+        while key in self._parameters or key in self.__dict__ or key in self._modules:
+            key = key + "_"
+        self.register_parameter(key, variable)
+        if trainable:
+            self._trainable_variables.append(variable)
+        else:
+            self._non_trainable_variables.append(variable)
+        if not self._trainable:
+            variable.trainable = False
+        return variable
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True,
+                     regularizer=None, constraint=None, name=None):
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype,
+                               trainable=trainable, autocast=autocast, regularizer=regularizer,
+                               constraint=constraint, name=name)
+
+    def _own_variables(self):
+        return self._trainable_variables + self._non_trainable_variables
+
+    @property
+    def weights(self):
+        weights, seen = [], set()
+        for w in self._own_variables():
+            if id(w) not in seen:
+                weights.append(w)
+                seen.add(id(w))
+        for layer in self._layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    weights.append(w)
+                    seen.add(id(w))
+        return weights
+
+    variables = weights
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [w for w in self.weights if w.trainable]
+
+    trainable_variables = trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for w in self.weights if not w.trainable]
+
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self):
+        """NumPy copies of `weights`, in Keras's layout and order."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        layer_weights = self.weights
+        if len(layer_weights) != len(weights):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of "
+                f"length {len(weights)}, but the layer was expecting {len(layer_weights)} weights."
+            )
+        for variable, value in zip(layer_weights, weights):
+            if tuple(variable.shape) != tuple(np.shape(value)):
+                raise ValueError(
+                    f"Layer {self.name} weight shape {tuple(variable.shape)} is not compatible "
+                    f"with provided weight shape {tuple(np.shape(value))} (variable "
+                    f"'{variable.path}')."
+                )
+        for variable, value in zip(layer_weights, weights):
+            variable.assign(value)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(
+                "You tried to call `count_params` on layer "
+                f"'{self.name}', but the layer isn't built. "
+                "You can build it manually via: `layer.build(input_shape)`."
+            )
+        return int(sum(np.prod(w.shape) for w in self.weights))
+
+    # ------------------------------------------------------------------------------ trainable
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        self._trainable = value
+        for v in self._trainable_variables:
+            v.trainable = value
+        for layer in self._layers:
+            layer.trainable = value
+
+    # ------------------------------------------------------------------------------ dtype
+    @property
+    def dtype_policy(self):
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = dtype_policies.get(value)
+
+    @property
+    def dtype(self):
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self):
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        return self._dtype_policy.variable_dtype
+
+    # ------------------------------------------------------------------------------ build
+    def build(self, input_shape):
+        self.built = True
+
+    def _build_from_call(self, args, kwargs):
+        info = _call_info(type(self))
+        build_params = info["build_params"]
+        if len(build_params) <= 1 or not all(p.endswith("_shape") for p in build_params):
+            shapes = shape_of(args[0]) if args else shape_of(next(iter(kwargs.values())))
+            self._build_shapes = {"input_shape": shapes}
+            self.build(shapes)
+        else:
+            bound = dict(zip(info["names"], args))
+            bound.update(kwargs)
+            shapes = {}
+            for param in build_params:
+                arg = bound.get(param[: -len("_shape")])
+                shapes[param] = shape_of(arg) if arg is not None else None
+            self._build_shapes = {"shapes_dict": shapes}
+            self.build(**shapes)
+        self.built = True
+
+    def build_from_config(self, config):
+        if not config:
+            return
+        if "input_shape" in config:
+            shape = config["input_shape"]
+            if shape is not None:
+                self.build(_to_shape_tuple(shape))
+                self._build_shapes = {"input_shape": _to_shape_tuple(shape)}
+        elif "shapes_dict" in config:
+            shapes = {k: _to_shape_tuple(v) for k, v in config["shapes_dict"].items()}
+            self.build(**shapes)
+            self._build_shapes = {"shapes_dict": shapes}
+        self.built = True
+
+    def get_build_config(self):
+        if self._build_shapes is None:
+            return None
+        return {k: _shape_to_list(v) if k == "input_shape" else
+                {n: _shape_to_list(s) for n, s in v.items()}
+                for k, v in self._build_shapes.items()}
+
+    # ------------------------------------------------------------------------------ call
+    def forward(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"Layer {self.__class__.__name__} does not implement call().")
+
+    def __call__(self, *args, **kwargs):
+        if _is_symbolic(args, kwargs):
+            return self._symbolic_call(args, kwargs)
+        info = _call_info(type(self))
+        compute_dtype = dtype_policies.torch_dtype(self.compute_dtype)
+        if args:
+            first = args[0]
+            if isinstance(first, (np.ndarray, torch.Tensor)):
+                args = (_to_tensor(first, compute_dtype),) + args[1:]
+            elif isinstance(first, (list, tuple)):
+                args = (type(first)(_to_tensor(x, compute_dtype) for x in first),) + args[1:]
+        if not self.built:
+            self._maybe_build_eager(args, kwargs)
+
+        # Resolve `training`.
+        previous_training = CALL_STATE.training
+        training = kwargs.get("training") if info["training"] else None
+        propagate = training is not None or previous_training is not None
+        if training is None:
+            training = previous_training
+        if training is None:
+            training = info["training_default"]
+        if training is None:
+            training = self.training
+        if info["training"]:
+            kwargs["training"] = training
+
+        # Resolve `mask` from the inputs' `_keras_mask`.
+        if info["mask"] and kwargs.get("mask") is None and args:
+            mask = _collect_mask(args[0])
+            if mask is not None:
+                kwargs["mask"] = mask
+
+        if propagate:
+            CALL_STATE.training = training
+        try:
+            if compute_dtype != dtype_policies.torch_dtype(self.variable_dtype) and self.autocast:
+                device_type = _first_device_type(args)
+                with torch.autocast(device_type, dtype=compute_dtype):
+                    outputs = super().__call__(*args, **kwargs)
+            else:
+                outputs = super().__call__(*args, **kwargs)
+        finally:
+            CALL_STATE.training = previous_training
+
+        if self._activity_regularizer is not None:
+            for out in flatten(outputs):
+                if isinstance(out, torch.Tensor):
+                    self._losses.append(self._activity_regularizer(out) / out.shape[0])
+
+        if args and (self.supports_masking or info["computes_mask"]):
+            previous_mask = _collect_mask(args[0]) if not info["mask"] else kwargs.get("mask")
+            if previous_mask is not None or info["computes_mask"]:
+                out_mask = self.compute_mask(args[0], previous_mask)
+                if out_mask is not None:
+                    _attach_mask(outputs, out_mask)
+        return outputs
+
+    def _maybe_build_eager(self, args, kwargs):
+        self._check_input_spec(args, kwargs)
+        before = {id(p) for p in self.parameters()}
+        self._build_from_call(args, kwargs)
+        device = _first_device(args)
+        if device is not None and device.type != "cpu":
+            for p in self.parameters():
+                if id(p) not in before and p.device != device:
+                    p.data = p.data.to(device)
+
+    def _check_input_spec(self, args, kwargs):
+        if self.input_spec is not None and args:
+            assert_input_compatibility(self.input_spec, shape_of(args[0]), self.name)
+
+    def _symbolic_call(self, args, kwargs):
+        from tkeras.model.node import Node
+
+        if not self.built:
+            self._check_input_spec(args, kwargs)
+            self._build_from_call(args, kwargs)
+        else:
+            self._check_input_spec(args, kwargs)
+        outputs = self.compute_output_spec(*args, **kwargs)
+        Node(self, call_args=args, call_kwargs=kwargs, outputs=outputs)
+        return outputs
+
+    def compute_output_spec(self, *args, **kwargs):
+        """Output `KerasTensor`s for symbolic inputs.
+
+        Uses `compute_output_shape` when the layer defines it; otherwise runs `call` on small
+        concrete tensors (twice, with different sizes for unknown dimensions, to tell which
+        output dimensions are dynamic).
+        """
+        from tkeras.model.keras_tensor import KerasTensor, spec_call
+
+        info = _call_info(type(self))
+        if info["own_output_shape"] and args:
+            first = args[0]
+            out_shape = self.compute_output_shape(shape_of(first))
+            dtype = self.compute_dtype
+            if isinstance(first, KerasTensor) and not first.dtype.startswith("float") and not (
+                    self.weights):
+                dtype = first.dtype  # weightless layers (Reshape, Flatten) keep int inputs int
+            return map_shapes_to_tensors(out_shape, dtype)
+        return spec_call(self, args, kwargs)
+
+    def compute_output_shape(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"Layer {self.__class__.__name__} should implement `compute_output_shape()`."
+        )
+
+    def compute_mask(self, inputs, previous_mask):
+        if not self.supports_masking:
+            return None
+        return previous_mask
+
+    # ------------------------------------------------------------------------------ losses
+    @property
+    def losses(self):
+        """Activity-regularization losses of the last call, plus weight-regularization losses."""
+        losses = list(self._losses)
+        for w in self._own_variables():
+            if w.regularizer is not None and w.trainable:
+                losses.append(w.regularizer(w))
+        for layer in self._layers:
+            losses.extend(layer.losses)
+        return losses
+
+    def add_loss(self, loss):
+        self._losses.append(loss)
+
+    def _clear_losses(self):
+        self._losses.clear()
+        for layer in self._layers:
+            layer._clear_losses()
+
+    # ------------------------------------------------------------------------------ nodes
+    @property
+    def input(self):
+        return self._get_node_attribute("input_tensors", "input")
+
+    @property
+    def output(self):
+        return self._get_node_attribute("outputs", "output")
+
+    def _get_node_attribute(self, attr, what):
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"The layer {self.name} has never been called and thus has no defined {what}."
+            )
+        if len(self._inbound_nodes) > 1:
+            raise AttributeError(
+                f"The layer {self.name} has been called {len(self._inbound_nodes)} times: its "
+                f"{what} is ambiguous. Use `get_{what}_at(node_index)` instead."
+            )
+        return self._get_node_attribute_at(0, attr)
+
+    def _get_node_attribute_at(self, index, attr):
+        node = self._inbound_nodes[index]
+        values = getattr(node, attr)
+        if attr == "input_tensors":
+            values = node.call_args[0] if node.call_args else values
+            return values
+        return values[0] if len(values) == 1 else values
+
+    def get_input_at(self, node_index):
+        return self._get_node_attribute_at(node_index, "input_tensors")
+
+    def get_output_at(self, node_index):
+        return self._get_node_attribute_at(node_index, "outputs")
+
+    # ------------------------------------------------------------------------------ config
+    def get_config(self):
+        base = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": self._serialized_dtype(),
+        }
+        if self._batch_input_shape is not None and not type(self).__name__ == "InputLayer":
+            base["batch_input_shape"] = list(self._batch_input_shape)
+        if self._activity_regularizer is not None:
+            from tkeras.core import regularizers
+
+            base["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
+        cls = type(self)
+        overrides_init = cls.__init__ is not Layer.__init__
+        if overrides_init and cls.get_config is Layer.get_config:
+            if self._auto_config is None:
+                raise NotImplementedError(
+                    f"Layer {cls.__name__} has arguments in `__init__()` that cannot be "
+                    "serialized automatically: implement `get_config()`."
+                )
+            base.update(self._auto_config)
+        return base
+
+    def _serialized_dtype(self):
+        from tkeras.core.registry import serialize_keras_object
+
+        return serialize_keras_object(self._dtype_policy)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "dtype" in config and isinstance(config["dtype"], dict):
+            config["dtype"] = dtype_policies.get(config["dtype"])
+        try:
+            return cls(**config)
+        except Exception as e:
+            raise TypeError(
+                f"Error when deserializing class '{cls.__name__}' using config={config}.\n\n"
+                f"Exception encountered: {e}"
+            ) from e
+
+    # ------------------------------------------------------------------------------ torch
+    def __repr__(self):
+        return f"<{self.__class__.__name__} name={self.name}, built={self.built}>"
+
+    def extra_repr(self):
+        return f"name={self.name}"
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+
+def _first_device(args):
+    for a in flatten(list(args)):
+        if isinstance(a, torch.Tensor):
+            return a.device
+    return None
+
+
+def _first_device_type(args):
+    device = _first_device(args)
+    return device.type if device is not None else "cpu"
+
+
+def _collect_mask(x):
+    if isinstance(x, torch.Tensor):
+        return getattr(x, "_keras_mask", None)
+    if isinstance(x, (list, tuple)):
+        masks = [getattr(v, "_keras_mask", None) for v in x]
+        return None if all(m is None for m in masks) else masks
+    return None
+
+
+def _attach_mask(outputs, mask):
+    if isinstance(outputs, torch.Tensor):
+        outputs._keras_mask = mask
+    elif isinstance(outputs, (list, tuple)):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outputs)
+        for out, m in zip(outputs, masks):
+            if isinstance(out, torch.Tensor) and m is not None:
+                out._keras_mask = m
+
+
+def map_shapes_to_tensors(shape, dtype):
+    from tkeras.model.keras_tensor import KerasTensor
+
+    if isinstance(shape, dict):
+        return {k: map_shapes_to_tensors(v, dtype) for k, v in shape.items()}
+    if isinstance(shape, list) or (isinstance(shape, tuple) and shape and
+                                   isinstance(shape[0], (list, tuple))):
+        return [map_shapes_to_tensors(s, dtype) for s in shape]
+    return KerasTensor(tuple(shape), dtype=dtype)
+
+
+def _to_shape_tuple(shape):
+    if shape is None:
+        return None
+    if isinstance(shape, dict):
+        return {k: _to_shape_tuple(v) for k, v in shape.items()}
+    if shape and isinstance(shape[0], (list, tuple)):
+        return [_to_shape_tuple(s) for s in shape]
+    return tuple(shape)
+
+
+def _shape_to_list(shape):
+    if shape is None:
+        return None
+    if isinstance(shape, dict):
+        return {k: _shape_to_list(v) for k, v in shape.items()}
+    if shape and isinstance(shape[0], (list, tuple)):
+        return [_shape_to_list(s) for s in shape]
+    return list(shape)
+
+
+_AUTO_CONFIG_TYPES = (str, int, float, bool, type(None))
+
+
+def _capture_auto_config(cls, args, kwargs):
+    """Bind constructor arguments for `get_config` of subclasses that don't define one."""
+    if cls.get_config is not Layer.get_config or cls.__init__ is Layer.__init__:
+        return None
+    try:
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    config = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        param = inspect.signature(cls.__init__).parameters[name]
+        if param.kind == param.VAR_KEYWORD:
+            value = {k: v for k, v in value.items() if k not in ("name", "trainable", "dtype")}
+            items = value.items()
+        elif param.kind == param.VAR_POSITIONAL:
+            return None
+        else:
+            items = [(name, value)]
+        for k, v in items:
+            if k in ("name", "trainable", "dtype"):
+                continue
+            if not _auto_serializable(v):
+                return None
+            config[k] = v
+    return config
+
+
+def _auto_serializable(value):
+    if isinstance(value, _AUTO_CONFIG_TYPES):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_auto_serializable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _auto_serializable(v) for k, v in value.items())
+    return False

@@ -1,0 +1,3 @@
+from tkeras.layers.regularization.dropout import Dropout
+
+__all__ = ["Dropout"]

@@ -1,0 +1,159 @@
+"""`KerasTensor`: a symbolic tensor (shape with `None`s, dtype) for the functional API."""
+
+import collections
+
+import torch
+
+from tkeras.core import dtype_policies
+from tkeras.core import naming
+
+KerasHistory = collections.namedtuple("KerasHistory", ["operation", "node_index", "tensor_index"])
+
+
+class KerasTensor:
+    def __init__(self, shape, dtype="float32", sparse=False, ragged=False, record_history=True,
+                 name=None):
+        self._shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = dtype_policies.standardize_dtype(dtype)
+        self.sparse = sparse
+        self.ragged = ragged
+        self.name = name or naming.auto_name("keras_tensor")
+        self._keras_history = None
+        self._keras_mask = None
+
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    def __repr__(self):
+        return (f"<KerasTensor shape={self._shape}, dtype={self.dtype}, sparse={self.sparse}, "
+                f"ragged={self.ragged}, name={self.name}>")
+
+    def __len__(self):
+        raise TypeError("A KerasTensor is symbolic: it has no length. Use `tensor.shape` instead.")
+
+    def __iter__(self):
+        raise TypeError("A KerasTensor is symbolic: it cannot be iterated over.")
+
+    def __bool__(self):
+        raise TypeError("A KerasTensor is symbolic: it cannot be used as a Python boolean.")
+
+    def numpy(self):
+        raise ValueError(
+            "A KerasTensor is symbolic: it's a placeholder for a shape and a dtype. It doesn't "
+            "have any actual numerical value. You cannot convert it to a NumPy array."
+        )
+
+    # Arithmetic on symbolic tensors builds graph nodes through small op layers.
+    def _op(self, name, *others, **kwargs):
+        from tkeras.layers import ops_layers
+
+        return ops_layers.symbolic_op(name, self, *others, **kwargs)
+
+    def __add__(self, other):
+        return self._op("add", other)
+
+    def __radd__(self, other):
+        return self._op("add", other, reverse=True)
+
+    def __sub__(self, other):
+        return self._op("subtract", other)
+
+    def __rsub__(self, other):
+        return self._op("subtract", other, reverse=True)
+
+    def __mul__(self, other):
+        return self._op("multiply", other)
+
+    def __rmul__(self, other):
+        return self._op("multiply", other, reverse=True)
+
+    def __truediv__(self, other):
+        return self._op("divide", other)
+
+    def __rtruediv__(self, other):
+        return self._op("divide", other, reverse=True)
+
+    def __pow__(self, other):
+        return self._op("power", other)
+
+    def __matmul__(self, other):
+        return self._op("matmul", other)
+
+    def __neg__(self):
+        return self._op("negative")
+
+    def __abs__(self):
+        return self._op("absolute")
+
+    def __getitem__(self, key):
+        return self._op("get_item", key=key)
+
+
+def any_symbolic(structure):
+    if isinstance(structure, KerasTensor):
+        return True
+    if isinstance(structure, (list, tuple)):
+        return any(any_symbolic(s) for s in structure)
+    if isinstance(structure, dict):
+        return any(any_symbolic(s) for s in structure.values())
+    return False
+
+
+def _concrete(structure, sizes):
+    """Replace KerasTensors by zero tensors, unknown dims by `sizes` (batch, other)."""
+    if isinstance(structure, KerasTensor):
+        shape = [
+            (sizes[0] if i == 0 else sizes[1]) if d is None else d
+            for i, d in enumerate(structure.shape)
+        ]
+        return torch.zeros(shape, dtype=dtype_policies.torch_dtype(structure.dtype))
+    if isinstance(structure, list):
+        return [_concrete(s, sizes) for s in structure]
+    if isinstance(structure, tuple):
+        return tuple(_concrete(s, sizes) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _concrete(v, sizes) for k, v in structure.items()}
+    return structure
+
+
+class _SpecState:
+    active = False
+
+
+SPEC_STATE = _SpecState()
+
+
+def spec_call(layer, args, kwargs):
+    """Infer output KerasTensors by running `layer.call` on small concrete tensors twice."""
+    kwargs = dict(kwargs)
+    if "training" in kwargs:
+        kwargs["training"] = False
+    results = []
+    previous = SPEC_STATE.active
+    SPEC_STATE.active = True
+    try:
+        with torch.no_grad():
+            for sizes in ((2, 7), (3, 9)):
+                c_args = _concrete(list(args), sizes)
+                c_kwargs = _concrete(kwargs, sizes)
+                results.append(layer.call(*c_args, **c_kwargs))
+    finally:
+        SPEC_STATE.active = previous
+    return _to_spec(results[0], results[1])
+
+
+def _to_spec(a, b):
+    if isinstance(a, torch.Tensor):
+        shape = tuple(da if da == db else None for da, db in zip(a.shape, b.shape))
+        return KerasTensor(shape, dtype=dtype_policies.standardize_dtype(a.dtype))
+    if isinstance(a, (list, tuple)):
+        return type(a)(_to_spec(x, y) for x, y in zip(a, b)) if isinstance(a, list) else tuple(
+            _to_spec(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return {k: _to_spec(a[k], b[k]) for k in a}
+    return a

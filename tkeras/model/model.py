@@ -1,0 +1,117 @@
+"""`Model`: the base of subclassed, functional and sequential models.
+
+`Model(inputs, outputs)` returns a `Functional` (as in Keras); subclass `Model` and define
+`call` for a subclassed model, whose sub-layers are tracked by attribute assignment.
+"""
+
+import json
+
+import torch
+
+from tkeras.core.registry import keras_export
+from tkeras.fit.trainer import Trainer
+from tkeras.layers.layer import Layer
+
+
+def _is_functional_init(args, kwargs):
+    return (len(args) == 2 or (len(args) == 1 and "outputs" in kwargs)
+            or ("inputs" in kwargs and "outputs" in kwargs))
+
+
+@keras_export("keras.Model", "keras.models.Model")
+class Model(Trainer, Layer):
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and _is_functional_init(args, kwargs):
+            from tkeras.model.functional import Functional
+
+            return Functional.__new__(Functional, *args, **kwargs)
+        return super().__new__(cls, *args, **kwargs)
+
+    def __init__(self, *args, **kwargs):
+        trainable = kwargs.pop("trainable", True)
+        name = kwargs.pop("name", None)
+        dtype = kwargs.pop("dtype", None)
+        if args or kwargs:
+            raise TypeError(
+                f"Unrecognized arguments for Model: args={args}, kwargs={list(kwargs)}. "
+                "A functional model is created with `Model(inputs, outputs)`."
+            )
+        Layer.__init__(self, name=name, trainable=trainable, dtype=dtype)
+        self._init_trainer()
+
+    @property
+    def layers(self):
+        return self._layers
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in `model.layers`."""
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index, not both.")
+        if index is not None:
+            if len(self.layers) <= index:
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index} but model only has "
+                    f"{len(self.layers)} layers."
+                )
+            return self.layers[index]
+        if name is not None:
+            for layer in self.layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(
+                f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}."
+            )
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
+    def build(self, input_shape=None):
+        """Build a subclassed model by running `call` once on zeros of `input_shape`."""
+        if self.built or input_shape is None:
+            self.built = True
+            return
+        if type(self).build is not Model.build:
+            return
+        from tkeras.model.keras_tensor import KerasTensor, _concrete
+
+        def to_spec(shape):
+            if isinstance(shape, dict):
+                return {k: to_spec(v) for k, v in shape.items()}
+            if isinstance(shape, list) or (shape and isinstance(shape[0], (list, tuple))):
+                return [to_spec(s) for s in shape]
+            return KerasTensor(shape)
+
+        dummy = _concrete(to_spec(input_shape), (2, 7))
+        self.built = True
+        with torch.no_grad():
+            self(dummy, training=False) if _accepts_training(self) else self(dummy)
+        self._build_shapes = {"input_shape": input_shape}
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        from tkeras.model.summary import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)
+
+    def to_json(self, **kwargs):
+        from tkeras.core.registry import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
+    def get_config(self):
+        return Layer.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from tkeras.model.functional import Functional, functional_from_config
+
+        if "layers" in config and "input_layers" in config and "output_layers" in config:
+            target = cls if issubclass(cls, Functional) else Functional
+            return functional_from_config(target, config, custom_objects)
+        return Layer.from_config.__func__(cls, config)
+
+
+def _accepts_training(layer):
+    from tkeras.layers.layer import _call_info
+
+    return _call_info(type(layer))["training"]
