@@ -537,7 +537,9 @@ class Layer(nn.Module):
 
         # Resolve `training`.
         previous_training = CALL_STATE.training
-        training = kwargs.get("training") if info["training"] else None
+        training = kwargs.pop("training", None)
+        if not info["mask"] and "mask" in kwargs:
+            kwargs.pop("mask")
         propagate = training is not None or previous_training is not None
         if training is None:
             training = previous_training
