@@ -98,6 +98,23 @@ class Model(Trainer, Layer):
 
         return json.dumps(serialize_keras_object(self), **kwargs)
 
+    # Files: implemented in tkeras.saving (formats in tkeras.compat).
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        from tkeras.saving import save_model
+
+        return save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        from tkeras.saving import save_weights
+
+        return save_weights(self, filepath, overwrite=overwrite, **kwargs)
+
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, **kwargs):
+        from tkeras.saving import load_weights
+
+        return load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name,
+                            **kwargs)
+
     def get_config(self):
         return Layer.get_config(self)
 
