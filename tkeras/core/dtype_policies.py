@@ -21,6 +21,7 @@ _TORCH_DTYPES = {
     "uint8": torch.uint8,
     "bool": torch.bool,
     "complex64": torch.complex64,
+    "complex128": torch.complex128,
 }
 
 

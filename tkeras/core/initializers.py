@@ -19,6 +19,8 @@ import random as python_random
 import numpy as np
 import torch
 
+from tkeras.core import dtype_policies
+
 from tkeras.core import config as _config
 from tkeras.core.registry import (
     deserialize_keras_object,
@@ -27,24 +29,9 @@ from tkeras.core.registry import (
     to_snake_case,
 )
 
-_DTYPES = {
-    "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
-    "float64": torch.float64, "uint8": torch.uint8, "int8": torch.int8, "int16": torch.int16,
-    "int32": torch.int32, "int64": torch.int64, "bool": torch.bool,
-    "complex64": torch.complex64, "complex128": torch.complex128,
-}
-
-
 def to_torch_dtype(dtype):
     """None -> floatx(); a name ("float32"), NumPy dtype or torch dtype -> torch dtype."""
-    if dtype is None:
-        dtype = _config.floatx()
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
-    if name not in _DTYPES:
-        raise ValueError(f"Invalid dtype for an initializer: {dtype!r}")
-    return _DTYPES[name]
+    return dtype_policies.torch_dtype(dtype)
 
 
 def _shape(shape):

@@ -220,13 +220,12 @@ def serialize_keras_object(obj):
             "config": {"value": _func_dump(obj)},
         }
     if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
+        # Keras 3 always writes module "builtins" for functions.
         if obj in _BUILTIN_NAMES:
-            module, name = _BUILTIN_NAMES[obj]
-            return {"module": module, "class_name": "function", "config": name,
-                    "registered_name": "function"}
-        registered = _GLOBAL_CUSTOM_NAMES.get(obj, obj.__name__)
-        module = obj.__module__ if obj.__module__ != "__main__" else None
-        return {"module": module or "builtins", "class_name": "function", "config": registered,
+            name = _BUILTIN_NAMES[obj][1]
+        else:
+            name = _GLOBAL_CUSTOM_NAMES.get(obj, obj.__name__)
+        return {"module": "builtins", "class_name": "function", "config": name,
                 "registered_name": "function"}
     if inspect.isclass(obj):
         module, name, registered = _public_module_and_name(obj)
