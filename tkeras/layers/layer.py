@@ -604,6 +604,9 @@ class Layer(nn.Module):
         else:
             self._check_input_spec(args, kwargs)
         outputs = self.compute_output_spec(*args, **kwargs)
+        info = _call_info(type(self))
+        if info["mask"] and kwargs.get("mask") is None and len(args) == 1:
+            kwargs = {**kwargs, "mask": None}  # Keras records the (absent) mask in the node
         Node(self, call_args=args, call_kwargs=kwargs, outputs=outputs)
         return outputs
 
@@ -660,37 +663,32 @@ class Layer(nn.Module):
     # ------------------------------------------------------------------------------ nodes
     @property
     def input(self):
-        return self._get_node_attribute("input_tensors", "input")
+        """Input tensor(s) of the first call (as Keras 3)."""
+        return self._get_node_attribute_at(0, "input_tensors", "input")
 
     @property
     def output(self):
-        return self._get_node_attribute("outputs", "output")
+        """Output tensor(s) of the first call (as Keras 3)."""
+        return self._get_node_attribute_at(0, "outputs", "output")
 
-    def _get_node_attribute(self, attr, what):
+    def _get_node_attribute_at(self, index, attr, what):
         if not self._inbound_nodes:
             raise AttributeError(
                 f"The layer {self.name} has never been called and thus has no defined {what}."
             )
-        if len(self._inbound_nodes) > 1:
-            raise AttributeError(
-                f"The layer {self.name} has been called {len(self._inbound_nodes)} times: its "
-                f"{what} is ambiguous. Use `get_{what}_at(node_index)` instead."
+        if index >= len(self._inbound_nodes):
+            raise ValueError(
+                f"Asked to get {what} at node {index}, but the layer has only "
+                f"{len(self._inbound_nodes)} inbound nodes."
             )
-        return self._get_node_attribute_at(0, attr)
-
-    def _get_node_attribute_at(self, index, attr):
-        node = self._inbound_nodes[index]
-        values = getattr(node, attr)
-        if attr == "input_tensors":
-            values = node.call_args[0] if node.call_args else values
-            return values
+        values = getattr(self._inbound_nodes[index], attr)
         return values[0] if len(values) == 1 else values
 
     def get_input_at(self, node_index):
-        return self._get_node_attribute_at(node_index, "input_tensors")
+        return self._get_node_attribute_at(node_index, "input_tensors", "input")
 
     def get_output_at(self, node_index):
-        return self._get_node_attribute_at(node_index, "outputs")
+        return self._get_node_attribute_at(node_index, "outputs", "output")
 
     # ------------------------------------------------------------------------------ config
     def get_config(self):

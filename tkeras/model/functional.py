@@ -248,6 +248,9 @@ class Functional(Model):
     def build(self, input_shape):
         self.built = True
 
+    def get_build_config(self):
+        return {"input_shape": None}
+
     # ------------------------------------------------------------------------------ config
     def get_config(self):
         return functional_config(self)

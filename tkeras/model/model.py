@@ -63,6 +63,14 @@ class Model(Trainer, Layer):
             )
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
+    def reset_states(self):
+        """Reset the states of every stateful layer (Keras 2 name; Keras 3: reset_state)."""
+        for module in self.modules():
+            if not isinstance(module, Model) and callable(getattr(module, "reset_state", None)):
+                module.reset_state()
+
+    reset_state = reset_states
+
     def build(self, input_shape=None):
         """Build a subclassed model by running `call` once on zeros of `input_shape`."""
         if self.built or input_shape is None:
