@@ -10,8 +10,8 @@ argument propagated from an outer call, masks carried on tensors as `_keras_mask
 for the functional API.
 
 torch's `.train()/.eval()`: layers are created in eval mode. `training` resolves as:
-an explicit `training=` argument, else the value an outer layer call resolved, else a non-None
-default in the `call` signature, else the module's torch mode (`self.training`). So
+an explicit `training=` argument, else the value an outer layer call was given, else True when
+the module is in torch train mode, else the `call` signature's default (else False). So
 `model(x)` infers (as in Keras), `model.train()` before a hand-written torch loop turns
 Dropout/BatchNormalization training on, and `fit` passes `training=True` explicitly.
 """
@@ -544,9 +544,10 @@ class Layer(nn.Module):
         if training is None:
             training = previous_training
         if training is None:
-            training = info["training_default"]
+            # torch's train mode, else the call signature's default (Keras's priority 3).
+            training = True if self.training else info["training_default"]
         if training is None:
-            training = self.training
+            training = False
         if info["training"]:
             kwargs["training"] = training
 
