@@ -282,6 +282,18 @@ def test_numpy_and_list_inputs():
         losses.MeanSquaredError()(DATA["reg_t"].tolist(), DATA["reg_p"].tolist()), expected)
 
 
+def test_integer_class_ids_stay_exact():
+    logits = torch.zeros(2, 2**24 + 2)
+    logits[0, 2**24 + 1] = 10.0
+    logits[1, 3] = 10.0
+    labels = torch.tensor([2**24 + 1, 3])  # 2**24 + 1 is not a float32
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    expected = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    assert torch.allclose(loss(labels, logits), expected)
+    float_labels = labels.float()  # float labels are used as given (as Keras)
+    assert torch.allclose(loss(float_labels, logits)[1], expected[1])
+
+
 def test_get_resolves_names_configs_and_callables():
     assert losses.get("mse") is losses.mean_squared_error
     assert losses.get("categorical_crossentropy") is losses.categorical_crossentropy

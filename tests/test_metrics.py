@@ -71,6 +71,7 @@ def _data():
         data[f"sw{i}"] = rng.uniform(0, 2, size=(N,)).astype(np.float32)
         data[f"isw{i}"] = rng.integers(0, 3, size=(N,)).astype(np.float32)
         data[f"vals{i}"] = rng.normal(size=(N, 2)).astype(np.float32)
+        data[f"mask{i}"] = rng.uniform(size=(N,)) > 0.3
     data["sw0"][1] = 0.0
     return data
 
@@ -78,9 +79,10 @@ def _data():
 def _cases():
     cases = []
 
-    def add(cls, config, kind, sw="sw"):
-        cid = f"{cls}|{json.dumps(config, sort_keys=True)}|{kind}|{sw}"
-        cases.append({"id": cid, "cls": cls, "config": config, "kind": kind, "sw": sw})
+    def add(cls, config, kind, sw="sw", mask=False):
+        cid = f"{cls}|{json.dumps(config, sort_keys=True)}|{kind}|{sw}|{mask}"
+        cases.append({"id": cid, "cls": cls, "config": config, "kind": kind, "sw": sw,
+                      "mask": mask})
 
     for sw in (None, "sw"):
         add("Mean", {}, "vals", sw)
@@ -155,6 +157,10 @@ def _cases():
         add("BinaryIoU", {"threshold": 0.3}, "bin", sw)
         add("BinaryIoU", {"target_class_ids": [1]}, "bin1", sw)
     add("MeanIoU", {"num_classes": 3, "dtype": "float32"}, "iou", "sw")
+    for sw in (None, "sw"):  # y_pred carrying a Keras mask (`_keras_mask`)
+        add("MeanSquaredError", {}, "reg", sw, mask=True)
+        add("SparseCategoricalAccuracy", {}, "sparse", sw, mask=True)
+        add("SparseCategoricalCrossentropy", {"ignore_class": 1}, "sparse", sw, mask=True)
     return cases
 
 
@@ -176,20 +182,23 @@ ORACLE = """
 import torch
 spec = json.loads(SPEC)
 T = lambda k: torch.tensor(inputs[k])
-def update(metric, kind, sw, i):
+def update(metric, kind, sw, i, mask):
     w = T(f"{sw}{i}") if sw else None
     if kind == "vals":
         metric.update_state(T(f"vals{i}"), sample_weight=w)
-    else:
-        metric.update_state(T(f"{kind}_t{i}"), T(f"{kind}_p{i}"), sample_weight=w)
+        return
+    y_pred = T(f"{kind}_p{i}")
+    if mask:
+        y_pred._keras_mask = T(f"mask{i}")
+    metric.update_state(T(f"{kind}_t{i}"), y_pred, sample_weight=w)
 for n, c in enumerate(spec["cases"]):
     metric = getattr(keras.metrics, c["cls"])(**c["config"])
     try:
         for i in range(spec["batches"]):
-            update(metric, c["kind"], c["sw"], i)
+            update(metric, c["kind"], c["sw"], i, c["mask"])
         outputs[f"result:{n}"] = keras.ops.convert_to_numpy(metric.result())
         metric.reset_state()
-        update(metric, c["kind"], c["sw"], 1)
+        update(metric, c["kind"], c["sw"], 1, c["mask"])
         outputs[f"reset:{n}"] = keras.ops.convert_to_numpy(metric.result())
     except Exception as e:  # the case must fail in tkeras too
         outputs[f"error:{n}"] = type(e).__name__
@@ -215,12 +224,15 @@ def _t(key):
     return torch.as_tensor(DATA[key])
 
 
-def _update(metric, kind, sw, i):
-    w = _t(f"{sw}{i}") if sw else None
-    if kind == "vals":
+def _update(metric, case, i):
+    w = _t(f"{case['sw']}{i}") if case["sw"] else None
+    if case["kind"] == "vals":
         metric.update_state(_t(f"vals{i}"), sample_weight=w)
-    else:
-        metric.update_state(_t(f"{kind}_t{i}"), _t(f"{kind}_p{i}"), sample_weight=w)
+        return
+    y_pred = _t(f"{case['kind']}_p{i}")
+    if case["mask"]:
+        y_pred._keras_mask = _t(f"mask{i}")
+    metric.update_state(_t(f"{case['kind']}_t{i}"), y_pred, sample_weight=w)
 
 
 def _check(actual, expected):
@@ -238,13 +250,13 @@ def test_metric_matches_keras(oracle, index):
     metric = getattr(metrics, case["cls"])(**case["config"])
     if f"error:{index}" in oracle:
         with pytest.raises((RuntimeError, ValueError, IndexError)):
-            _update(metric, case["kind"], case["sw"], 0)
+            _update(metric, case, 0)
         return
     for i in range(BATCHES):
-        _update(metric, case["kind"], case["sw"], i)
+        _update(metric, case, i)
     _check(metric.result(), oracle[f"result:{index}"])
     metric.reset_state()
-    _update(metric, case["kind"], case["sw"], 1)
+    _update(metric, case, 1)
     _check(metric.result(), oracle[f"reset:{index}"])
 
 
@@ -310,6 +322,31 @@ def test_stateless_and_synced_results_use_summed_states():
     assert all(torch.equal(v, old) for v, old in zip(a.variables, local))
     summed = [va + vb for va, vb in zip(a.variables, b.variables)]
     assert torch.allclose(a.stateless_result(summed), both.result())
+    states = a.stateless_update_state(summed, _t("bin_t2"), _t("bin_p2"))
+    both.update_state(_t("bin_t2"), _t("bin_p2"))
+    assert all(torch.equal(s, v) for s, v in zip(states, both.variables))
+    assert all(torch.equal(v, old) for v, old in zip(a.variables, local))
+
+
+def test_metrics_held_as_attributes_are_tracked():
+    class Pair(metrics.Metric):
+        def __init__(self):
+            super().__init__(name="pair")
+            self.mse = metrics.MeanSquaredError()
+            self.calls = self.add_variable((), "zeros", name="calls")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.mse.update_state(y_true, y_pred, sample_weight)
+            self.calls.add_(1)
+
+        def result(self):
+            return self.mse.result()
+
+    m = Pair()
+    m.update_state(_t("reg_t0"), _t("reg_p0"))
+    assert [v.name for v in m.variables] == ["calls", "total", "count"]
+    m.reset_state()
+    assert all(float(v) == 0 for v in m.variables)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -6,6 +6,10 @@ Keras itself uses (`log_softmax`, `F.cross_entropy`, `F.binary_cross_entropy_wit
 `F.ctc_loss`). Masks travel as a `_keras_mask` attribute on tensors, as in Keras's torch backend:
 `Loss.__call__` reads it from `y_pred` and from the per-sample losses (`sparse_categorical_crossentropy`
 with `ignore_class`, `circle`). Everything stays on the device of `y_pred` and is differentiable.
+
+Deliberate differences: losses over class ids keep integer `y_true` integer (Keras casts it to
+float32, exact only below 2**24); Keras scales a caller's `sample_weight` tensor in place when a
+mask is present, tkeras never modifies its inputs.
 """
 
 import inspect
@@ -82,6 +86,12 @@ def convert_to_tensor(x, dtype=None, device=None):
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
     return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+
+def _is_floating(x):
+    if isinstance(x, torch.Tensor):
+        return x.is_floating_point()
+    return np.issubdtype(np.asarray(x).dtype, np.floating)
 
 
 def get_keras_mask(x):
@@ -256,7 +266,13 @@ class Loss:
         return reduce_weighted_values(losses, sample_weight=sample_weight, mask=mask,
                                       reduction=self.reduction, dtype=self.dtype)
 
+    # Losses over class ids keep integer `y_true` integer. Keras casts it to float32 first,
+    # which gives the same numbers for ids below 2**24 and wrong ones above.
+    _keeps_integer_labels = False
+
     def _y_true_dtype(self, y_true):
+        if self._keeps_integer_labels and not _is_floating(y_true):
+            return None
         return self.dtype
 
     def call(self, y_true, y_pred):
@@ -308,16 +324,11 @@ class TorchLossWrapper(Loss):
     reduces itself returns a scalar, which Keras's reductions leave as it is; use
     `reduction="none"` on the torch side to let `sample_weight` apply. Not serializable."""
 
+    _keeps_integer_labels = True
+
     def __init__(self, fn, name=None, reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.fn = fn
-
-    def _y_true_dtype(self, y_true):
-        if isinstance(y_true, torch.Tensor):
-            is_float = y_true.is_floating_point()
-        else:
-            is_float = np.issubdtype(np.asarray(y_true).dtype, np.floating)
-        return self.dtype if is_float else "int64"
 
     def call(self, y_true, y_pred):
         return self.fn(y_pred, y_true)
@@ -904,6 +915,7 @@ class SparseCategoricalCrossentropy(_FunctionLoss):
     Keras keeps `axis` out of the config; so do we."""
 
     _config_keys = ("from_logits", "ignore_class")
+    _keeps_integer_labels = True
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  axis=-1, name="sparse_categorical_crossentropy", dtype=None):
@@ -917,6 +929,8 @@ class SparseCategoricalCrossentropy(_FunctionLoss):
 @keras_export("keras.losses.CTC")
 class CTC(_FunctionLoss):
     """Connectionist Temporal Classification loss (blank index 0)."""
+
+    _keeps_integer_labels = True
 
     def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
         super().__init__(ctc, name=name, reduction=reduction, dtype=dtype)
@@ -953,6 +967,7 @@ class Circle(_FunctionLoss):
     """Circle loss between integer labels and L2-normalized embeddings (Sun et al., 2020)."""
 
     _config_keys = ("gamma", "margin", "remove_diagonal")
+    _keeps_integer_labels = True
 
     def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True,
                  reduction="sum_over_batch_size", name="circle", dtype=None):
@@ -968,6 +983,7 @@ class CategoricalGeneralizedCrossEntropy(_FunctionLoss):
     """Generalized cross-entropy `(1 - p**q) / q` (Zhang & Sabuncu, 2018), integer labels."""
 
     _config_keys = ("q",)
+    _keeps_integer_labels = True
 
     def __init__(self, q=0.5, reduction="sum_over_batch_size",
                  name="categorical_generalized_cross_entropy", dtype=None):

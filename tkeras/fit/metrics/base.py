@@ -197,6 +197,12 @@ class Metric:
     def from_config(cls, config):
         return cls(**config)
 
+    def __setattr__(self, name, value):
+        # Metrics held as attributes are tracked (their state is part of `variables`), as Keras.
+        if isinstance(value, Metric) and "_metrics" in self.__dict__:
+            self._metrics.append(value)
+        super().__setattr__(name, value)
+
     def __repr__(self):
         return f"<{self.__class__.__name__} name={self.name}>"
 
