@@ -1,0 +1,460 @@
+"""Checks that every loader runs before it trusts a byte of a file.
+
+Files are hostile data. The rules here cover the classes of published Keras loading CVEs:
+serialized bytecode (Lambda), configs naming callables that are not registered modelling
+objects, references to paths or URLs outside the archive, HDF5 external/soft links, external
+storage and virtual datasets, unusual HDF5 filters, zip members with odd paths or symlinks, and
+decompression/shape bombs. Every refusal is an `UnsafeFileError` (a `ValueError`) naming the
+member, dataset or layer at fault, raised before any object is created.
+"""
+
+import json
+import math
+
+import numpy as np
+
+from tkeras.core import registry
+
+# Size limits (bytes). Module-level so that an application can raise them deliberately.
+MAX_CONFIG_BYTES = 64 << 20  # config.json, model_config attributes, JSON strings
+MAX_ATTR_BYTES = 64 << 20  # any HDF5 attribute read
+MAX_ZIP_MEMBERS = 100_000
+MAX_ZIP_EXPANSION = 100  # uncompressed / compressed, for members above the floor
+ZIP_BOMB_FLOOR_BYTES = 16 << 20
+MAX_ARRAY_BYTES = 1 << 40  # no single weight declares more than 1 TiB
+MAX_H5_EXPANSION = 1000  # declared / stored bytes, for datasets above the floor
+H5_BOMB_FLOOR_BYTES = 64 << 20
+MAX_H5_DEPTH = 64
+MAX_JSON_DEPTH = 500
+
+# HDF5 filters a weights file may use: deflate, shuffle, fletcher32, szip, lzf. Anything else
+# would make libhdf5 search for a filter plugin.
+ALLOWED_H5_FILTERS = {1, 2, 3, 4, 32000}
+
+
+class FileFormatError(ValueError):
+    """A file is not a valid Keras file (corrupted, truncated, or not the expected format)."""
+
+
+class UnsafeFileError(registry.UnsafeConfigError):
+    """A file asks for something tkeras refuses to do while loading (see module docstring)."""
+
+
+class WeightsMismatchError(ValueError):
+    """Weights in a file do not fit the model; the message lists every problem found."""
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def parse_json(text, what):
+    """`json.loads` with size and nesting limits; errors become `FileFormatError`."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_CONFIG_BYTES:
+            raise UnsafeFileError(f"{what} is {len(text)} bytes, over the {MAX_CONFIG_BYTES} "
+                                  "byte limit for configs.")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise FileFormatError(f"{what} is not UTF-8 text: {e}") from e
+    if not isinstance(text, str):
+        raise FileFormatError(f"{what} is not a JSON string (got {type(text).__name__}).")
+    if len(text) > MAX_CONFIG_BYTES:
+        raise UnsafeFileError(f"{what} is over the {MAX_CONFIG_BYTES} byte limit for configs.")
+    depth = max_depth = 0
+    for ch in text:  # bracket depth, ignoring strings is not needed for a bound
+        if ch in "[{":
+            depth += 1
+            max_depth = max(max_depth, depth)
+        elif ch in "]}":
+            depth -= 1
+    if max_depth > MAX_JSON_DEPTH:
+        raise UnsafeFileError(f"{what} nests {max_depth} levels deep (limit {MAX_JSON_DEPTH}).")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise FileFormatError(f"{what} is not valid JSON: {e}") from e
+
+
+# ----------------------------------------------------------------------------- configs
+
+_URL_PREFIXES = ("http://", "https://", "ftp://", "file://", "hf://", "gs://", "s3://",
+                 "gcs://", "hdfs://", "ssh://")
+# Config keys whose string values name a file to read (Keras preprocessing layers, get_file).
+_PATH_KEYS = {"vocabulary", "idf_weights", "filepath", "file_path", "path", "fname", "origin",
+              "url", "cache_dir", "cache_subdir", "weights", "mean", "variance"}
+_KNOWN_FILE_FREE_STRINGS = {"imagenet"}
+_SPECIAL_CLASSES = {"__keras_tensor__", "__numpy__", "__tensor__", "__bytes__",
+                    "__typespec__", "__ellipsis__", "__slice__"}
+
+
+def check_config(config, custom_objects=None, safe_mode=True, where="config"):
+    """Refuse a model config that would run code or reach outside the file.
+
+    Walks the whole JSON tree before anything is deserialized. Raises `UnsafeFileError` for:
+    Lambda bytecode (Keras 3 `__lambda__` or the Keras 2 `[code, defaults, closure]` list),
+    functions that are not registered, classes from non-Keras modules that are not registered
+    or passed in `custom_objects`, URLs anywhere, and file paths under keys that name files.
+    `safe_mode=False` does not lift the bytecode refusal: tkeras never runs bytecode.
+    """
+    _find_bytecode(config, safe_mode, where, layer=None)
+    _check_node(config, custom_objects or {}, safe_mode, where, layer=None)
+
+
+def _find_bytecode(node, safe_mode, where, layer):
+    """First pass: serialized bytecode anywhere is refused before anything else is judged."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _find_bytecode(item, safe_mode, f"{where}[{i}]", layer)
+        return
+    if not isinstance(node, dict):
+        return
+    layer = _layer_label(node, layer)
+    if node.get("class_name") == "__lambda__":
+        _refuse_bytecode(where, layer, safe_mode)
+    if node.get("class_name") == "Lambda" and isinstance(node.get("config"), dict):
+        function = node["config"].get("function")
+        if isinstance(function, list) or node["config"].get("function_type") == "lambda":
+            _refuse_bytecode(where, layer, safe_mode)
+    for key, value in node.items():
+        _find_bytecode(value, safe_mode, f"{where}.{key}", layer)
+
+
+def _layer_label(node, layer):
+    if isinstance(node, dict) and isinstance(node.get("config"), dict) and "name" in node[
+            "config"] and isinstance(node.get("class_name"), str):
+        return f"{node['class_name']} '{node['config']['name']}'"
+    return layer
+
+
+def _check_node(node, custom_objects, safe_mode, where, layer):
+    if isinstance(node, str):
+        if node.lower().startswith(_URL_PREFIXES):
+            raise UnsafeFileError(
+                f"{where}{_in(layer)} references the URL {node!r}. tkeras never fetches "
+                "anything while loading a model; download the file yourself and pass it in code."
+            )
+        return
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _check_node(item, custom_objects, safe_mode, f"{where}[{i}]", layer)
+        return
+    if not isinstance(node, dict):
+        return
+    layer = _layer_label(node, layer)
+    if "class_name" in node and "config" in node:
+        _check_object(node, custom_objects, safe_mode, where, layer)
+    for key, value in node.items():
+        if key in _PATH_KEYS and isinstance(value, str) and _looks_like_path(value):
+            raise UnsafeFileError(
+                f"{where}.{key}{_in(layer)} names the file {value!r}. tkeras does not read "
+                "files outside the model file while loading; load that data yourself and pass "
+                "it to the layer in code."
+            )
+        _check_node(value, custom_objects, safe_mode, f"{where}.{key}", layer)
+
+
+def _in(layer):
+    return f" (in {layer})" if layer else ""
+
+
+def _looks_like_path(value):
+    if value in _KNOWN_FILE_FREE_STRINGS:
+        return False
+    return ("/" in value or "\\" in value or value.startswith("~")
+            or value.lower().endswith((".txt", ".h5", ".keras", ".npy", ".json", ".csv")))
+
+
+def _refuse_bytecode(where, layer, safe_mode):
+    if safe_mode:
+        raise UnsafeFileError(
+            f"{where}{_in(layer)} contains a Python lambda as serialized bytecode. Loading it "
+            "would execute code from the file, which is refused in safe mode. tkeras never "
+            "executes bytecode, even with safe_mode=False: rewrite the lambda as a function "
+            "registered with `@tkeras.saving.register_keras_serializable()` and save again."
+        )
+    raise UnsafeFileError(
+        f"{where}{_in(layer)} contains a Python lambda as serialized bytecode. tkeras never "
+        "executes bytecode (it is Python-version specific and can run arbitrary code), even "
+        "with safe_mode=False: rewrite the lambda as a function registered with "
+        "`@tkeras.saving.register_keras_serializable()` and save again."
+    )
+
+
+def _custom_lookup(names, custom_objects):
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        if name in custom_objects:
+            return custom_objects[name]
+        obj = registry.get_registered_object(name)
+        if obj is not None:
+            return obj
+    return None
+
+
+def _check_object(node, custom_objects, safe_mode, where, layer):
+    class_name = node.get("class_name")
+    module = node.get("module")
+    registered_name = node.get("registered_name")
+    if not isinstance(class_name, str):
+        raise FileFormatError(f"{where}: 'class_name' must be a string, got {class_name!r}.")
+    if class_name in _SPECIAL_CLASSES:
+        return
+    if module is not None and not isinstance(module, str):
+        raise FileFormatError(f"{where}: 'module' must be a string or null, got {module!r}.")
+    if class_name == "function":
+        name = node.get("config")
+        if not isinstance(name, str) or _function_exists(name, custom_objects) is None:
+            raise UnsafeFileError(
+                f"{where}{_in(layer)} names the function {module or ''}{'.' if module else ''}"
+                f"{name!r}, which is neither a Keras built-in nor registered. tkeras only calls "
+                "registered functions: decorate it with "
+                "`@tkeras.saving.register_keras_serializable()` or pass it in `custom_objects`."
+            )
+        return
+    if class_name in _DENIED_NAMES or (registered_name in _DENIED_NAMES):
+        raise UnsafeFileError(
+            f"{where}{_in(layer)} names '{class_name}' (module '{module}'), which is not a "
+            "modelling object. tkeras refuses configs that name file loaders, downloaders or "
+            "safety switches."
+        )
+    top = (module or "").split(".")[0]
+    known = _custom_lookup([registered_name, class_name], custom_objects)
+    if module and top not in ("keras", "tf_keras", "tensorflow") and known is None:
+        raise UnsafeFileError(
+            f"{where}{_in(layer)} names the class '{class_name}' from module '{module}', "
+            "which is not registered. tkeras never imports modules named in a file: register "
+            "the class with `@tkeras.saving.register_keras_serializable()` or pass it in "
+            f"`custom_objects={{'{registered_name or class_name}': ...}}`."
+        )
+    if known is None and registry.resolve_class(class_name, module, registered_name) is None:
+        raise ValueError(
+            f"{where}{_in(layer)}: could not locate class '{registered_name or class_name}'"
+            f"{f' (module {module!r})' if module else ''}. If it is a custom class, decorate "
+            "it with `@tkeras.saving.register_keras_serializable()` or pass it in "
+            f"`custom_objects={{'{registered_name or class_name}': ...}}` (or use "
+            "`tkeras.saving.CustomObjectScope`)."
+        )
+
+
+# Names that are never modelling objects, whatever module a config puts them in.
+_DENIED_NAMES = {
+    "get_file", "enable_unsafe_deserialization", "load_model", "load_weights", "save_model",
+    "save_weights", "model_from_json", "deserialize_keras_object", "register_keras_serializable",
+    "eval", "exec", "compile", "open", "system", "popen", "Popen", "run", "call",
+    "check_output", "__import__", "import_module", "getattr", "setattr", "loads", "load",
+}
+
+
+def _function_exists(name, custom_objects):
+    obj = _custom_lookup([name], custom_objects)
+    if obj is not None:
+        return obj
+    for family in ("activations", "losses", "metrics", "initializers", "regularizers",
+                   "constraints", "schedules", "optimizers"):
+        obj = registry.get_builtin(family, name)
+        if obj is not None:
+            return obj
+    return None
+
+
+# ----------------------------------------------------------------------------- HDF5
+
+
+def _h5():
+    import h5py
+
+    return h5py
+
+
+def h5_child(group, name, path):
+    """`group[name]` if it is a hard link to a group or a safe dataset; else refuse."""
+    h5py = _h5()
+    try:
+        link = group.get(name, getlink=True)
+    except (KeyError, OSError, RuntimeError, ValueError) as e:
+        raise FileFormatError(f"HDF5 entry '{path}' cannot be read: {e}") from e
+    if link is None:
+        raise KeyError(path)
+    if isinstance(link, h5py.ExternalLink):
+        raise UnsafeFileError(f"Not allowed: HDF5 entry '{path}' is an external link to "
+                              f"'{link.filename}:{link.path}'.")
+    if isinstance(link, h5py.SoftLink):
+        raise UnsafeFileError(f"Not allowed: HDF5 entry '{path}' is a soft link to "
+                              f"'{link.path}'.")
+    if not isinstance(link, h5py.HardLink):
+        raise UnsafeFileError(f"Not allowed: HDF5 entry '{path}' is a {type(link).__name__}.")
+    try:
+        obj = group[name]
+    except (KeyError, OSError, RuntimeError, ValueError) as e:
+        raise FileFormatError(f"HDF5 entry '{path}' cannot be opened: {e}") from e
+    if isinstance(obj, h5py.Dataset):
+        check_dataset(obj, path)
+    elif not isinstance(obj, h5py.Group):
+        raise UnsafeFileError(f"Not allowed: HDF5 entry '{path}' is a {type(obj).__name__}.")
+    return obj
+
+
+def h5_get(root, path):
+    """Follow a '/'-separated path from `root`, checking every component (see `h5_child`)."""
+    obj = root
+    walked = []
+    for part in path.split("/"):
+        if not part:
+            continue
+        walked.append(part)
+        if not isinstance(obj, _h5().Group):
+            raise FileFormatError(f"HDF5 entry '{'/'.join(walked[:-1])}' is not a group.")
+        obj = h5_child(obj, part, "/".join(walked))
+    return obj
+
+
+def h5_has(root, path):
+    try:
+        h5_get(root, path)
+    except KeyError:
+        return False
+    return True
+
+
+def check_dataset(ds, path):
+    """Refuse external storage, virtual datasets, plugin filters, odd dtypes and shape bombs."""
+    try:
+        external = ds.external
+        virtual = ds.is_virtual
+        shape = ds.shape
+        dtype = ds.dtype
+        plist = ds.id.get_create_plist()
+        filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+        stored = ds.id.get_storage_size()
+    except (OSError, RuntimeError, ValueError, TypeError) as e:
+        raise FileFormatError(f"HDF5 dataset '{path}' cannot be read: {e}") from e
+    if external:
+        raise UnsafeFileError(f"Not allowed: HDF5 dataset '{path}' stores its data in external "
+                              f"files {[e[0] for e in external]}.")
+    if virtual:
+        raise UnsafeFileError(f"Not allowed: HDF5 dataset '{path}' is a virtual dataset (its "
+                              "data lives in other files).")
+    bad = [f for f in filters if f not in ALLOWED_H5_FILTERS]
+    if bad:
+        raise UnsafeFileError(f"Not allowed: HDF5 dataset '{path}' uses filters {bad}, which "
+                              "would load filter plugins.")
+    if dtype.kind not in "biuf" and not (dtype.kind == "V" and dtype.itemsize == 2):
+        raise FileFormatError(f"HDF5 dataset '{path}' has dtype {dtype}, not a numeric array.")
+    check_array_size(shape, dtype.itemsize, stored, path)
+
+
+def check_array_size(shape, itemsize, stored, path):
+    if shape is None:
+        raise FileFormatError(f"Dataset '{path}' has no shape (null dataspace).")
+    if any(d < 0 for d in shape):
+        raise FileFormatError(f"Dataset '{path}' has a negative dimension {shape}.")
+    declared = math.prod(shape) * itemsize
+    if declared > MAX_ARRAY_BYTES:
+        raise UnsafeFileError(f"Not allowed: dataset '{path}' declares shape {tuple(shape)} "
+                              f"({declared} bytes, limit {MAX_ARRAY_BYTES}).")
+    if stored is not None and declared > H5_BOMB_FLOOR_BYTES and (
+            declared > MAX_H5_EXPANSION * stored):
+        raise UnsafeFileError(f"Not allowed: dataset '{path}' declares {declared} bytes but "
+                              f"stores only {stored}: a decompression/shape bomb.")
+
+
+def read_dataset(ds, path):
+    """The dataset as a NumPy array (bfloat16 stored as 2-byte data is widened to float32)."""
+    try:
+        if ds.shape == ():
+            value = np.asarray(ds[()])
+        else:
+            value = ds[...]
+        marker = ds.attrs.get("dtype") if "dtype" in ds.attrs else None
+    except (OSError, RuntimeError, ValueError, TypeError) as e:
+        raise FileFormatError(f"HDF5 dataset '{path}' cannot be read: {e}") from e
+    if isinstance(marker, bytes):
+        marker = marker.decode("utf-8", "replace")
+    if marker == "bfloat16" and value.dtype.itemsize == 2:
+        bits = value.view(np.uint16).astype(np.uint32) << 16
+        value = bits.view(np.float32)
+    return value
+
+
+def read_attr(obj, name, path):
+    """An HDF5 attribute (size-limited); `None` if absent. Bytes are decoded."""
+    try:
+        if name not in obj.attrs:
+            return None
+        attr_id = _h5().h5a.open(obj.id, name.encode("utf-8"))
+        try:
+            size = attr_id.get_storage_size()
+        except RuntimeError:  # an empty attribute has no storage
+            size = 0
+        if size > MAX_ATTR_BYTES:
+            raise UnsafeFileError(f"Not allowed: HDF5 attribute '{path}@{name}' is {size} bytes "
+                                  f"(limit {MAX_ATTR_BYTES}).")
+        value = obj.attrs[name]
+    except UnsafeFileError:
+        raise
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as e:
+        raise FileFormatError(f"HDF5 attribute '{path}@{name}' cannot be read: {e}") from e
+    return _decode(value)
+
+
+def _decode(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return [_decode(v) for v in value.tolist()]
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_name_list(obj, name, path):
+    """A list-of-strings attribute, merging Keras's `name0`, `name1`, ... chunks."""
+    value = read_attr(obj, name, path)
+    if value is None:
+        value = []
+        chunk = 0
+        while True:
+            part = read_attr(obj, f"{name}{chunk}", path)
+            if part is None:
+                break
+            value.extend(part if isinstance(part, list) else [part])
+            chunk += 1
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FileFormatError(f"HDF5 attribute '{path}@{name}' is not a list of strings.")
+    return value
+
+
+def walk_h5(group, path=""):
+    """Yield `(path, dataset)` for every dataset under `group`, checking every link.
+
+    Refuses links, cycles (a group reachable twice) and nesting deeper than `MAX_H5_DEPTH`.
+    """
+    h5py = _h5()
+    seen = set()
+
+    def visit(g, prefix, depth):
+        if depth > MAX_H5_DEPTH:
+            raise UnsafeFileError(f"HDF5 group '{prefix}' is nested deeper than {MAX_H5_DEPTH}.")
+        try:
+            address = h5py.h5o.get_info(g.id).addr
+            names = list(g.keys())
+        except (OSError, RuntimeError, ValueError, TypeError) as e:
+            raise FileFormatError(f"HDF5 group '{prefix or '/'}' cannot be listed: {e}") from e
+        if address in seen:
+            raise UnsafeFileError(f"Not allowed: HDF5 group '{prefix}' is linked twice (cycle).")
+        seen.add(address)
+        for name in names:
+            child_path = f"{prefix}/{name}" if prefix else name
+            child = h5_child(g, name, child_path)
+            if isinstance(child, h5py.Group):
+                yield from visit(child, child_path, depth + 1)
+            else:
+                yield child_path, child
+
+    yield from visit(group, path, 0)
