@@ -342,11 +342,13 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
         safe_mode = safe_scope
     family = _family_hint(module_objects, printable_module_name)
     custom_objects = dict(custom_objects or {})
-    if isinstance(module_objects, dict):
-        custom_objects = {**module_objects, **custom_objects}
     if config is None:
         return None
     if isinstance(config, str):
+        # As Keras: `module_objects` only resolve plain-string identifiers.
+        if isinstance(module_objects, dict) and config in module_objects and (
+                config not in custom_objects):
+            return module_objects[config]
         obj = resolve_class(config, custom_objects=custom_objects, family=family)
         if obj is None:
             raise _unknown_name_error(config, printable_module_name)
@@ -396,7 +398,11 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
             raise _unknown_name_error(fn_name, "function")
         return obj
 
-    cls = resolve_class(class_name, module, registered_name, custom_objects, family)
+    cls = _lookup_custom([registered_name, class_name], custom_objects)
+    if cls is None and isinstance(module_objects, dict):
+        cls = module_objects.get(class_name)  # a family's own table (not for "function")
+    if cls is None:
+        cls = resolve_class(class_name, module, registered_name, custom_objects, family)
     if cls is None:
         raise _unknown_name_error(registered_name or class_name, printable_module_name)
     if inspect.isfunction(cls) or not inspect.isclass(cls):

@@ -534,6 +534,8 @@ class Layer(nn.Module):
                 args = (type(first)(_to_tensor(x, compute_dtype) for x in first),) + args[1:]
         if not self.built:
             self._maybe_build_eager(args, kwargs)
+        elif self.input_spec is not None:
+            self._check_input_spec(args, kwargs)
 
         # Resolve `training`.
         previous_training = CALL_STATE.training
@@ -734,6 +736,17 @@ class Layer(nn.Module):
             ) from e
 
     # ------------------------------------------------------------------------------ torch
+    def _apply(self, fn, recurse=True):
+        """`.double()`/`.half()`/`.to(dtype)` also move the dtype policy, so inputs are cast to
+        the new dtype instead of back to the old one."""
+        result = super()._apply(fn, recurse)
+        probe = fn(torch.empty(0, dtype=torch.float32))
+        if probe.dtype != torch.float32 and probe.dtype.is_floating_point and not (
+                self._dtype_policy.name.startswith("mixed")):
+            self._dtype_policy = dtype_policies.DTypePolicy(
+                dtype_policies.standardize_dtype(probe.dtype))
+        return result
+
     def __repr__(self):
         return f"<{self.__class__.__name__} name={self.name}, built={self.built}>"
 
