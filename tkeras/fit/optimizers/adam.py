@@ -1,0 +1,150 @@
+"""Adam and AdamW with Keras's "epsilon hat" rule.
+
+Keras: `var -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`. That is torch's Adam with
+a per-step `eps_t = eps / sqrt(1 - b2^t)`, so when every variable shares one device and dtype
+the update runs in torch's fused kernel (`torch._fused_adam_`) with that epsilon; otherwise it
+runs Keras's own multi-tensor formula. AdamW is Adam with Keras's decoupled weight decay
+(`var *= 1 - lr * wd` before the update), which the base class applies.
+"""
+
+import math
+
+import torch
+
+from tkeras.core.registry import keras_export
+from tkeras.fit.optimizers.base import Optimizer
+
+_FUSED_DEVICES = ("cpu", "cuda")
+_FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def fusable(variables):
+    """Whether torch's fused multi-tensor kernels can update `variables` in one launch."""
+    if not variables:
+        return False
+    device, dtype = variables[0].device, variables[0].dtype
+    return (device.type in _FUSED_DEVICES and dtype in _FUSED_DTYPES
+            and all(v.device == device and v.dtype == dtype for v in variables))
+
+
+@keras_export("keras.optimizers.Adam")
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2014), optionally AMSGrad; Keras defaults (`epsilon=1e-7`)."""
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        loss_scale_factor=None,
+        gradient_accumulation_steps=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate=learning_rate, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
+            clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
+            ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
+            loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
+        )
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self._fused = False
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._momentums, self._velocities = self.add_optimizer_variables(
+            var_list, ["momentum", "velocity"]
+        )
+        if self.amsgrad:
+            self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
+        self._fused = fusable(self._trainable_variables)
+
+    def _move_to(self, device):
+        super()._move_to(device)
+        self._fused = fusable(self._trainable_variables)
+
+    def _backend_update_step(self, grads, variables, learning_rate):
+        params = self._values(variables)
+        m_list = self._gather(self._momentums, variables)
+        v_list = self._gather(self._velocities, variables)
+        v_hat_list = self._gather(self._velocity_hats, variables) if self.amsgrad else []
+        if self._fused:
+            t = self._step_count() + 1
+            step = (self.iterations + 1).to(torch.float32)
+            torch._fused_adam_(
+                params, grads, m_list, v_list, v_hat_list, [step] * len(params),
+                lr=learning_rate, beta1=self.beta_1, beta2=self.beta_2, weight_decay=0.0,
+                eps=self.epsilon / math.sqrt(1 - self.beta_2 ** t), amsgrad=self.amsgrad,
+                maximize=False,
+            )
+            return
+        step = (self.iterations + 1).to(params[0].dtype)
+        alpha = (learning_rate * torch.sqrt(1 - torch.pow(self.beta_2, step))
+                 / (1 - torch.pow(self.beta_1, step)))
+        torch._foreach_mul_(m_list, self.beta_1)
+        torch._foreach_add_(m_list, grads, alpha=1 - self.beta_1)
+        torch._foreach_mul_(v_list, self.beta_2)
+        torch._foreach_add_(v_list, torch._foreach_mul(grads, grads), alpha=1 - self.beta_2)
+        if self.amsgrad:
+            torch._foreach_maximum_(v_hat_list, v_list)
+            v_list = v_hat_list
+        denominators = torch._foreach_sqrt(v_list)
+        torch._foreach_add_(denominators, self.epsilon)
+        torch._foreach_sub_(params, torch._foreach_div(torch._foreach_mul(m_list, alpha),
+                                                          denominators))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                       "amsgrad": self.amsgrad})
+        return config
+
+
+@keras_export("keras.optimizers.AdamW")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.004); equals torch's AdamW rule."""
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        loss_scale_factor=None,
+        gradient_accumulation_steps=None,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            amsgrad=amsgrad, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
+            clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
+            ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
+            loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
+        )
+        if self.weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")

@@ -1,0 +1,22 @@
+"""`tkeras.optimizers`: Keras 3's optimizers (implemented in `tkeras.fit.optimizers`)."""
+
+from tkeras.fit.optimizers import (
+    SGD,
+    Adadelta,
+    Adafactor,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Ftrl,
+    Lamb,
+    Lion,
+    LossScaleOptimizer,
+    Nadam,
+    Optimizer,
+    RMSprop,
+    deserialize,
+    get,
+    serialize,
+)
+from tkeras.optimizers import schedules
