@@ -13,10 +13,14 @@ from tkeras.model.model import Model  # noqa: E402
 from tkeras.model.functional import Functional  # noqa: E402
 from tkeras.model.sequential import Sequential  # noqa: E402
 from tkeras import activations  # noqa: E402
+from tkeras import config  # noqa: E402
 from tkeras import constraints  # noqa: E402
 from tkeras import initializers  # noqa: E402
 from tkeras import layers  # noqa: E402
+from tkeras import losses  # noqa: E402
+from tkeras import metrics  # noqa: E402
 from tkeras import models  # noqa: E402
+from tkeras import optimizers  # noqa: E402
 from tkeras import regularizers  # noqa: E402
 
 
