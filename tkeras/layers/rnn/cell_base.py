@@ -1,0 +1,181 @@
+"""The base of the built-in cells (`SimpleRNNCell`, `LSTMCell`, `GRUCell`) and of the layers
+that wrap one of them (`SimpleRNN`, `LSTM`, `GRU`): shared arguments, weights and configs."""
+
+import torch
+
+from tkeras.core import activations
+from tkeras.core import constraints
+from tkeras.core import initializers
+from tkeras.core import regularizers
+from tkeras.layers.layer import InputSpec
+from tkeras.layers.layer import Layer
+from tkeras.layers.rnn.rnn import RNN
+from tkeras.layers.rnn.rnn import DropoutRNNCell
+from tkeras.layers.rnn.rnn import zeros_state
+
+
+def gated_matmul(x, kernel, masks):
+    """`x @ kernel`; `masks` is None, one dropout mask, or a list with one mask per gate block
+    (Keras's implementation 1, used with recurrent dropout)."""
+    if masks is None:
+        return torch.matmul(x, kernel)
+    if not isinstance(masks, list):
+        return torch.matmul(x * masks, kernel)
+    return torch.cat([torch.matmul(x * m, k) for m, k in
+                      zip(masks, torch.chunk(kernel, len(masks), dim=1))], dim=1)
+
+
+class RecurrentCell(Layer, DropoutRNNCell):
+    """A dense recurrent cell with `gates` blocks of `units` columns in `kernel` (input_dim,
+    gates * units) and `recurrent_kernel` (units, gates * units), Keras's layout."""
+
+    gates = 1
+    has_recurrent_activation = True
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+        if units <= 0:
+            raise ValueError("Received an invalid value for argument `units`, expected a "
+                             f"positive integer, got {units}.")
+        self.implementation = kwargs.pop("implementation", 2)
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = activations.get(activation)
+        if self.has_recurrent_activation:
+            self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = min(1.0, max(0.0, dropout))
+        self.recurrent_dropout = min(1.0, max(0.0, recurrent_dropout))
+        if self.recurrent_dropout != 0.0:
+            self.implementation = 1
+        if self.implementation == 1 and self.gates > 1:
+            self.dropout_mask_count = self.gates
+        self.seed = seed
+        self.output_size = units
+
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
+    def _bias_initializer(self):
+        return self.bias_initializer
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], self.gates * self.units), name="kernel",
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, self.gates * self.units), name="recurrent_kernel",
+            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=self._bias_shape(), name="bias", initializer=self._bias_initializer(),
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        else:
+            self.bias = None
+        self.built = True
+
+    def get_initial_state(self, batch_size=None):
+        sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
+        return [zeros_state(self, (batch_size, d)) for d in sizes]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        if self.has_recurrent_activation:
+            config["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        return {**super().get_config(), **config}
+
+
+class RecurrentLayer(RNN):
+    """An `RNN` over one built-in cell, created from the cell's arguments (`cell_class`,
+    `cell_name`); the cell's attributes read through (`layer.units`, `layer.kernel_initializer`,
+    ...) and the config is the cell's arguments plus the RNN flags, without `cell`.
+
+    Subclasses run a fused kernel in `inner_loop` when the configuration allows it."""
+
+    cell_class = None
+    cell_name = None
+    cell_attributes = ("units", "activation", "use_bias", "kernel_initializer",
+                       "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+                       "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+                       "recurrent_constraint", "bias_constraint", "dropout",
+                       "recurrent_dropout")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in cls.cell_attributes:
+            setattr(cls, name, property(lambda self, n=name: getattr(self.cell, n)))
+
+    def __init__(self, cell_kwargs, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, use_cudnn="auto",
+                 activity_regularizer=None, **kwargs):
+        cell = self.cell_class(
+            **cell_kwargs, dtype=kwargs.get("dtype", None),
+            trainable=kwargs.get("trainable", True), name=self.cell_name,
+            implementation=kwargs.pop("implementation", 2))
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = InputSpec(ndim=3)
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one of "
+                             f"{{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
+        self.use_cudnn = use_cudnn
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences, initial_state=initial_state, mask=mask,
+                            training=training)
+
+    def _fused_allowed(self):
+        """Keras's cuDNN conditions that do not depend on the inputs."""
+        return self.use_cudnn in ("auto", True) and not self.unroll and not (
+            self.cell.recurrent_dropout)
+
+    def _input_dropout(self, sequences, training):
+        """The fused path applies the cell's input dropout mask to every step at once."""
+        if training and self.cell.dropout:
+            mask = self.cell.get_dropout_mask(sequences[:, 0])
+            return sequences * mask.unsqueeze(1)
+        return sequences
+
+    def get_config(self):
+        config = {k: v for k, v in super().get_config().items() if k != "cell"}
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        config.update(cell_config)
+        config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

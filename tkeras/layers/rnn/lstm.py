@@ -1,0 +1,115 @@
+"""`LSTMCell` and `LSTM` (Hochreiter 1997), Keras's gate order i, f, c, o.
+
+`LSTM` runs torch's fused LSTM kernel (cuDNN on GPU) when Keras would use cuDNN: tanh/sigmoid
+activations, no recurrent dropout, `unroll=False`, `use_cudnn` not False, and no mask or a
+right-/left-padded mask; otherwise it loops `LSTMCell`. `use_bias=False` also runs fused.
+"""
+
+import torch
+
+from tkeras.core import activations
+from tkeras.core import initializers
+from tkeras.core.registry import keras_export
+from tkeras.layers.rnn import fused
+from tkeras.layers.rnn.cell_base import RecurrentCell
+from tkeras.layers.rnn.cell_base import RecurrentLayer
+from tkeras.layers.rnn.cell_base import gated_matmul
+
+
+@keras_export("keras.layers.LSTMCell")
+class LSTMCell(RecurrentCell):
+    gates = 4
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, **kwargs):
+        super().__init__(
+            units, activation=activation, recurrent_activation=recurrent_activation,
+            use_bias=use_bias, kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
+        self.unit_forget_bias = unit_forget_bias
+        self.state_size = [units, units]
+
+    def _bias_initializer(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        units, init = self.units, self.bias_initializer
+
+        def bias_initializer(_, dtype=None):
+            return torch.cat([
+                torch.as_tensor(init((units,), dtype=dtype)),
+                torch.as_tensor(initializers.get("ones")((units,), dtype=dtype)),
+                torch.as_tensor(init((units * 2,), dtype=dtype)),
+            ])
+
+        return bias_initializer
+
+    def call(self, inputs, states, training=False):
+        h_tm1, c_tm1 = states[0], states[1]
+        dp_mask = self.get_dropout_mask(inputs) if training and 0.0 < self.dropout < 1.0 else None
+        rec_mask = (self.get_recurrent_dropout_mask(h_tm1)
+                    if training and 0.0 < self.recurrent_dropout < 1.0 else None)
+        x = gated_matmul(inputs, self.kernel, dp_mask)
+        if self.use_bias:
+            x = x + self.bias
+        r = gated_matmul(h_tm1, self.recurrent_kernel, rec_mask)
+        z0, z1, z2, z3 = torch.chunk(x + r, 4, dim=1)
+        i = self.recurrent_activation(z0)
+        f = self.recurrent_activation(z1)
+        c = f * c_tm1 + i * self.activation(z2)
+        o = self.recurrent_activation(z3)
+        h = o * self.activation(c)
+        return h, [h, c]
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+@keras_export("keras.layers.LSTM")
+class LSTM(RecurrentLayer):
+    cell_class = LSTMCell
+    cell_name = "lstm_cell"
+    cell_attributes = RecurrentLayer.cell_attributes + ("recurrent_activation",
+                                                        "unit_forget_bias")
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, unroll=False,
+                 use_cudnn="auto", **kwargs):
+        cell_kwargs = dict(
+            units=units, activation=activation, recurrent_activation=recurrent_activation,
+            use_bias=use_bias, kernel_initializer=kernel_initializer,
+            unit_forget_bias=unit_forget_bias, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, seed=seed)
+        super().__init__(cell_kwargs, return_sequences=return_sequences,
+                         return_state=return_state, go_backwards=go_backwards,
+                         stateful=stateful, unroll=unroll, use_cudnn=use_cudnn,
+                         activity_regularizer=activity_regularizer, **kwargs)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        if (self._fused_allowed() and cell.activation is activations.tanh
+                and cell.recurrent_activation is activations.sigmoid):
+            params = fused.lstm_params(cell.kernel, cell.recurrent_kernel, cell.bias)
+            out = fused.run_fused("lstm", self._input_dropout(sequences, training),
+                                  initial_state, params, mask=mask,
+                                  go_backwards=self.go_backwards,
+                                  zero_output_for_mask=self.zero_output_for_mask)
+            if out is not None:
+                return out
+        return super().inner_loop(sequences, initial_state, mask, training=training)

@@ -1,0 +1,92 @@
+"""`SimpleRNNCell` and `SimpleRNN`: `output = activation(x @ kernel + bias + h @ recurrent_kernel)`.
+
+`SimpleRNN` runs torch's fused `rnn_tanh`/`rnn_relu` kernel for tanh/relu activations without
+recurrent dropout, `unroll=False`, and no mask or a right-/left-padded mask (Keras itself always
+loops; the numbers agree to float rounding). As in Keras, `SimpleRNN` accepts
+`activity_regularizer` but does not apply it (its config always writes None) and its config has
+no `seed`.
+"""
+
+import torch
+
+from tkeras.core import activations
+from tkeras.core.registry import keras_export
+from tkeras.layers.rnn import fused
+from tkeras.layers.rnn.cell_base import RecurrentCell
+from tkeras.layers.rnn.cell_base import RecurrentLayer
+from tkeras.layers.rnn.rnn import is_nested
+
+
+@keras_export("keras.layers.SimpleRNNCell")
+class SimpleRNNCell(RecurrentCell):
+    gates = 1
+    has_recurrent_activation = False
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+        super().__init__(
+            units, activation=activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
+        self.state_size = units
+
+    def call(self, sequence, states, training=False):
+        prev_output = states[0] if is_nested(states) else states
+        if training and self.dropout > 0:
+            sequence = sequence * self.get_dropout_mask(sequence)
+        h = torch.matmul(sequence, self.kernel)
+        if self.bias is not None:
+            h = h + self.bias
+        if training and self.recurrent_dropout > 0:
+            prev_output = prev_output * self.get_recurrent_dropout_mask(prev_output)
+        output = self.activation(h + torch.matmul(prev_output, self.recurrent_kernel))
+        return output, ([output] if is_nested(states) else output)
+
+
+@keras_export("keras.layers.SimpleRNN")
+class SimpleRNN(RecurrentLayer):
+    cell_class = SimpleRNNCell
+    cell_name = "simple_rnn_cell"
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
+        cell_kwargs = dict(
+            units=units, activation=activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, seed=seed)
+        super().__init__(cell_kwargs, return_sequences=return_sequences,
+                         return_state=return_state, go_backwards=go_backwards,
+                         stateful=stateful, unroll=unroll, **kwargs)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        kind = {activations.tanh: "rnn_tanh", activations.relu: "rnn_relu"}.get(cell.activation)
+        if self._fused_allowed() and kind is not None:
+            params = fused.simple_rnn_params(cell.kernel, cell.recurrent_kernel, cell.bias)
+            out = fused.run_fused(kind, self._input_dropout(sequences, training), initial_state,
+                                  params, mask=mask, go_backwards=self.go_backwards,
+                                  zero_output_for_mask=self.zero_output_for_mask)
+            if out is not None:
+                return out
+        return super().inner_loop(sequences, initial_state, mask, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("seed")
+        return config
