@@ -14,6 +14,7 @@ the samples before shuffling; with `steps_per_epoch`, an iterator carries on acr
 the epoch stops early (with Keras's warning) when the data runs out.
 """
 
+import itertools
 import math
 import warnings
 
@@ -298,6 +299,19 @@ class IterableAdapter:
             if not isinstance(batch, tuple):
                 batch = (batch,)
             yield to_device(batch, self.device, self._non_blocking)
+
+    def peek(self):
+        """A first batch (to build the model), leaving the data stream as it was."""
+        if self._pydataset is not None:
+            batch = self._pydataset[0]
+        elif self._loader is not None:
+            batch = next(iter(self._loader))
+        else:
+            self._generator = iter(self._generator)
+            batch = next(self._generator)
+            self._generator = itertools.chain([batch], self._generator)
+        batch = tuple(batch) if isinstance(batch, (list, tuple)) else (batch,)
+        return to_device(batch, self.device)
 
     def order_state(self):
         return None

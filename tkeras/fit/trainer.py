@@ -536,7 +536,8 @@ class Trainer:
         self.stop_training = False
         self._loss_tracker = _get_metric_module().Mean(name="loss")
         self.steps_per_execution = int(steps_per_execution or 1)
-        self._compiled_trainable = list(self.trainable_weights) if self.built else None
+        self._compiled_trainable = None
+        self._trainable_snapshot()
         self._has_extra_losses = None
         self.train_function = self.test_function = self.predict_function = None
         self.compiled = True
@@ -747,8 +748,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ fast steps
     def _trainable_snapshot(self):
+        """The weights `compile()` saw as trainable (taken at the first step if unbuilt then)."""
         if self._compiled_trainable is None:
-            self._compiled_trainable = list(self.trainable_weights)
+            if not self.built:
+                return []
+            self._compiled_trainable = [w for w in self.trainable_weights
+                                        if w.is_floating_point()]
         return self._compiled_trainable
 
     def _overrides(self, name):
@@ -811,15 +816,16 @@ class Trainer:
             tracker.total.add_(loss.detach(), alpha=n)
             self._pending_count += n
             if variables:
-                (optimizer.scale_loss(loss) if scale else loss).backward()
+                if scale:
+                    loss = optimizer.scale_loss(loss)
                 if is_torch_opt:
+                    loss.backward()
                     optimizer.apply(None)
                     optimizer.torch_optimizer.zero_grad(set_to_none=True)
                 else:
-                    grads = [v.grad for v in variables]
+                    # Gradients straight from autograd: no `.grad` to fill and clear again.
+                    grads = torch.autograd.grad(loss, variables, allow_unused=True)
                     optimizer.apply(grads, variables)
-                    for v in variables:
-                        v.grad = None
             if custom_metrics:
                 return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
             if self._compile_metrics is not None:
@@ -834,8 +840,7 @@ class Trainer:
             return self.test_function
         if self._overrides("test_step"):
             def one_step(data):
-                with torch.no_grad():
-                    return self.test_step(data)
+                return self.test_step(data)
 
             self.test_function = one_step
             return one_step
@@ -845,8 +850,7 @@ class Trainer:
 
         def one_step(data):
             x, y, sample_weight = unpack_x_y_sample_weight(data)
-            with torch.no_grad():
-                y_pred, loss = forward_loss(x, y, sample_weight)
+            y_pred, loss = forward_loss(x, y, sample_weight)
             n = x.shape[0] if isinstance(x, torch.Tensor) else _first_batch_size(x)
             tracker.total.add_(loss, alpha=n)
             self._pending_count += n
@@ -859,22 +863,25 @@ class Trainer:
         self.test_function = one_step
         return one_step
 
+    def _predict_grad_mode(self):
+        """`inference_mode` unless a layer keeps state across calls (stateful RNNs), whose
+        tensors must stay usable by autograd later."""
+        stateful = any(getattr(m, "stateful", False) for m in self.modules())
+        return torch.no_grad() if stateful else torch.inference_mode()
+
     def make_predict_function(self, force=False):
+        """`data -> outputs`; `predict` runs it under `_predict_grad_mode()`, and `evaluate`
+        runs the test function under `no_grad` (one context per loop, not per step)."""
         if self.predict_function is not None and not force:
             return self.predict_function
-        stateful = any(getattr(m, "stateful", False) for m in self.modules())
-        grad_mode = torch.no_grad if stateful else torch.inference_mode
         if self._overrides("predict_step"):
             def one_step(data):
-                with grad_mode():
-                    return self.predict_step(data)
+                return self.predict_step(data)
         else:
             forward = torch.compile(self._call_model) if self._jit_compile else self._call_model
 
             def one_step(data):
-                x = data[0] if isinstance(data, tuple) and len(data) <= 3 else data
-                with grad_mode():
-                    return forward(x, False)
+                return forward(data[0] if type(data) is tuple else data, False)
 
         self.predict_function = one_step
         return one_step
@@ -901,7 +908,7 @@ class Trainer:
     def _peek_batch(self, adapter):
         if isinstance(adapter, data_utils.ArrayAdapter):
             return adapter._take(0, min(adapter.batch_size, adapter.num_samples))
-        return None
+        return adapter.peek()
 
     def _symbolic_build(self, adapter=None, data_batch=None):
         """Build the model (on a first batch) and the optimizer before callbacks start."""
@@ -1064,14 +1071,15 @@ class Trainer:
         self.reset_metrics()
         begin_hooks, end_hooks = callbacks._batch_hooks("test")
         logs = None
-        for step, batch in iterator:
-            if begin_hooks:
-                callbacks.on_test_batch_begin(step)
-            logs = test_function(batch)
-            if end_hooks:
-                callbacks.on_test_batch_end(step, self._lazy_logs(logs))
-            if self.stop_evaluating:
-                break
+        with torch.no_grad():
+            for step, batch in iterator:
+                if begin_hooks:
+                    callbacks.on_test_batch_begin(step)
+                logs = test_function(batch)
+                if end_hooks:
+                    callbacks.on_test_batch_end(step, self._lazy_logs(logs))
+                if self.stop_evaluating:
+                    break
         logs = pythonify_logs(self._get_metrics_result_or_logs(logs))
         callbacks.on_test_end(logs)
         return logs
@@ -1089,15 +1097,16 @@ class Trainer:
         callbacks.on_predict_begin()
         begin_hooks, end_hooks = callbacks._batch_hooks("predict")
         outputs = []
-        for step, batch in iterator:
-            if begin_hooks:
-                callbacks.on_predict_batch_begin(step)
-            out = predict_function(batch)
-            outputs.append(out)
-            if end_hooks:
-                callbacks.on_predict_batch_end(step, {"outputs": out})
-            if self.stop_predicting:
-                break
+        with self._predict_grad_mode():
+            for step, batch in iterator:
+                if begin_hooks:
+                    callbacks.on_predict_batch_begin(step)
+                out = predict_function(batch)
+                outputs.append(out)
+                if end_hooks:
+                    callbacks.on_predict_batch_end(step, {"outputs": out})
+                if self.stop_predicting:
+                    break
         callbacks.on_predict_end()
         if not outputs:
             raise ValueError("Unexpected result of `predict_function` (Empty batch_outputs). "
@@ -1144,13 +1153,16 @@ class Trainer:
         data = self._on_batch_data(x, y, sample_weight)
         test_function = self.make_test_function()
         self.reset_metrics()
-        logs = pythonify_logs(self._get_metrics_result_or_logs(test_function(data)))
+        with torch.no_grad():
+            logs = test_function(data)
+        logs = pythonify_logs(self._get_metrics_result_or_logs(logs))
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def predict_on_batch(self, x):
         device = self._setup_device()
         x = data_utils.to_device(data_utils.map_structure(data_utils.to_tensor, x), device)
-        out = self.make_predict_function()((x,))
+        with self._predict_grad_mode():
+            out = self.make_predict_function()((x,))
         return data_utils.map_structure(lambda t: t.detach().cpu().numpy(), out)
 
 
