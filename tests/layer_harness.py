@@ -39,6 +39,10 @@ class LayerCase:
     atol: float = 1e-5
     rtol: float = 1e-5
     check_config: bool = True
+    positional: bool = False  # multi-input layers called as layer(*inputs) (MultiHeadAttention)
+    input_masks: object = None  # per input: a mask array attached as `_keras_mask`, or None
+    check_updates: bool = False  # compare all weights after the training-mode call (BN stats)
+    from_config: bool = False  # build with cls.from_config(kwargs) (wrappers: kwargs["layer"])
 
 
 def cotangent(shape):
@@ -66,11 +70,14 @@ def flat(o):
 results = {}
 for case in cases:
     cid = case["id"]
-    layer = getattr(keras.layers, case["cls"])(**case["kwargs"])
+    cls = getattr(keras.layers, case["cls"])
+    layer = cls.from_config(case["kwargs"]) if case.get("from_config") else cls(**case["kwargs"])
     def make_inputs(grad):
         xs = [torch.tensor(inputs[f"{cid}/in{i}"]) for i in range(case["n_inputs"])]
         if grad:
             xs = [x.requires_grad_(True) if x.is_floating_point() else x for x in xs]
+        for i in case.get("masked_inputs", []):
+            keras.src.backend.set_keras_mask(xs[i], torch.tensor(inputs[f"{cid}/mask{i}"]))
         return xs
     def call(xs, training):
         arg = xs if case["is_list"] else xs[0]
@@ -79,6 +86,8 @@ for case in cases:
             kw[k] = torch.tensor(inputs[f"{cid}/kw/{k}"])
         if training is not None:
             kw["training"] = training
+        if case.get("positional"):
+            return layer(*arg, **kw)
         return layer(arg, **kw)
     out = call(make_inputs(False), None)
     outputs[f"{cid}/n_weights"] = len(layer.weights)
@@ -106,6 +115,9 @@ for case in cases:
             for i, tw in enumerate(layer.trainable_weights):
                 g = tw.value.grad
                 outputs[f"{cid}/gw{i}"] = g.numpy() if g is not None else np.zeros(0)
+        if mode is True and case.get("check_updates"):
+            for i, w in enumerate(layer.weights):
+                outputs[f"{cid}/post_w{i}"] = np.array(w.numpy())
 """
 
 
@@ -125,10 +137,15 @@ def keras_reference(cases):
             arrays[f"{case.id}/in{i}"] = np.asarray(x)
         for k, v in case.call_arrays.items():
             arrays[f"{case.id}/kw/{k}"] = np.asarray(v)
+        masked = [i for i, m in enumerate(case.input_masks or []) if m is not None]
+        for i in masked:
+            arrays[f"{case.id}/mask{i}"] = np.asarray(case.input_masks[i])
         specs.append({"id": case.id, "cls": case.cls, "kwargs": case.kwargs,
                       "n_inputs": len(xs), "is_list": isinstance(case.inputs, list),
                       "call_kwargs": case.call_kwargs, "array_kwargs": list(case.call_arrays),
-                      "training": case.training, "grads": case.grads})
+                      "training": case.training, "grads": case.grads,
+                      "positional": case.positional, "masked_inputs": masked,
+                      "check_updates": case.check_updates, "from_config": case.from_config})
     arrays["__cases__"] = np.array(json.dumps(specs))
     return run_keras(_KERAS_SCRIPT, arrays)
 
@@ -140,6 +157,8 @@ def _call(layer, case, xs, training):
         kw[k] = torch.as_tensor(np.asarray(v))
     if training is not None:
         kw["training"] = training
+    if case.positional:
+        return layer(*arg, **kw)
     return layer(arg, **kw)
 
 
@@ -154,13 +173,17 @@ def check_case(case, ref):
     from tkeras.core.registry import serialize_keras_object
 
     cid = case.id
-    layer = getattr(tkeras.layers, case.cls)(**case.kwargs)
+    cls = getattr(tkeras.layers, case.cls)
+    layer = cls.from_config(dict(case.kwargs)) if case.from_config else cls(**case.kwargs)
     raw = case.inputs if isinstance(case.inputs, list) else [case.inputs]
 
     def make_inputs(grad):
         xs = [torch.tensor(np.asarray(x)) for x in raw]
         if grad:
             xs = [x.requires_grad_(True) if x.is_floating_point() else x for x in xs]
+        for x, m in zip(xs, case.input_masks or []):
+            if m is not None:
+                x._keras_mask = torch.as_tensor(np.asarray(m))
         return xs
 
     _call(layer, case, make_inputs(False), None)  # build
@@ -210,6 +233,10 @@ def check_case(case, ref):
             for i, tw in enumerate(layer.trainable_weights):
                 assert tw.grad is not None, f"{cid}: trainable weight {tw.path} got no gradient"
                 _close(tw.grad, ref[f"{cid}/gw{i}"], case, f"{cid}: gradient of {tw.path}")
+        if mode is True and case.check_updates:
+            for i, w in enumerate(layer.weights):
+                _close(w, ref[f"{cid}/post_w{i}"], case,
+                       f"{cid}: {w.path} after the training-mode call")
 
     if case.compile:
         torch._dynamo.reset()

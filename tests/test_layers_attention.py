@@ -1,0 +1,163 @@
+"""Parity of the attention layers (and EinsumDense) with real Keras, through the layer harness.
+
+MultiHeadAttention/GroupQueryAttention take `(query, value, key)` as separate arguments
+(`positional=True`); Keras-style masks on the inputs go through `input_masks` (attached as
+`_keras_mask`), explicit mask arguments through `call_arrays`.
+"""
+
+import numpy as np
+
+import tkeras.layers
+from tkeras.layers.core.einsum_dense import EinsumDense
+from keras_oracle import requires_keras
+from layer_harness import LayerCase, parametrize_cases, rand
+
+# The harness looks layers up on `tkeras.layers`; tkeras.layers.core exports EinsumDense once its
+# owner adds it to `__all__`, until then it is made visible here.
+if not hasattr(tkeras.layers, "EinsumDense"):
+    tkeras.layers.EinsumDense = EinsumDense
+
+Q = rand(2, 4, 5, seed=1)
+V = rand(2, 6, 5, seed=2)
+K = rand(2, 6, 7, seed=3)
+V3 = rand(2, 6, 3, seed=4)
+X4 = rand(2, 3, 4, 5, seed=5)
+Q_MASK = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], dtype=bool)
+V_MASK = np.array([[1, 1, 1, 0, 0, 0], [1, 0, 1, 1, 1, 1]], dtype=bool)
+# Row 1 of example 0 fully masked: the fused and explicit paths treat it differently in Keras.
+ATT_MASK = np.ones((2, 4, 6), dtype=bool)
+ATT_MASK[0, 1, :] = False
+ATT_MASK[1, :, 4:] = False
+SELF_MASK = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=bool)
+
+MHA = "MultiHeadAttention"
+GQA = "GroupQueryAttention"
+SCORES = {"return_attention_scores": True}
+CAUSAL = {"use_causal_mask": True}
+
+CASES = [
+    # EinsumDense.
+    LayerCase("einsum_dense_matmul", "EinsumDense",
+              {"equation": "ab,bc->ac", "output_shape": 4, "bias_axes": "c"}, rand(3, 5)),
+    LayerCase("einsum_dense_3d", "EinsumDense",
+              {"equation": "abc,cde->abde", "output_shape": [None, 2, 3], "bias_axes": "de",
+               "activation": "relu"}, rand(2, 4, 5)),
+    LayerCase("einsum_dense_left_elided", "EinsumDense",
+              {"equation": "...b,bc->...c", "output_shape": 3, "bias_axes": "c"},
+              rand(2, 3, 4, 5)),
+    LayerCase("einsum_dense_right_elided", "EinsumDense",
+              {"equation": "ab...,bc->ac...", "output_shape": 3, "bias_axes": "c"},
+              rand(2, 4, 5)),
+    LayerCase("einsum_dense_no_bias", "EinsumDense",
+              {"equation": "abcd,cde->abe", "output_shape": [None, 6]}, rand(2, 3, 4, 5)),
+    # Attention / AdditiveAttention.
+    LayerCase("att_dot", "Attention", {}, [Q, V]),
+    LayerCase("att_dot_scale_key", "Attention", {"use_scale": True}, [Q, V3, rand(2, 6, 5)]),
+    LayerCase("att_dot_scores", "Attention", {"use_scale": True}, [Q, V], call_kwargs=SCORES),
+    LayerCase("att_concat", "Attention", {"score_mode": "concat"}, [Q, V]),
+    LayerCase("att_concat_scale_scores", "Attention", {"score_mode": "concat", "use_scale": True},
+              [Q, V], call_kwargs=SCORES),
+    LayerCase("att_causal", "Attention", {}, [Q, Q * 0.5], call_kwargs=CAUSAL),
+    LayerCase("att_causal_scores", "Attention", {}, [Q, Q * 0.5],
+              call_kwargs={**CAUSAL, **SCORES}),
+    LayerCase("att_masks", "Attention", {"use_scale": True}, [Q, V], input_masks=[Q_MASK, V_MASK]),
+    LayerCase("att_masks_causal_scores", "Attention", {}, [Q, Q * 2.0],
+              input_masks=[Q_MASK, SELF_MASK], call_kwargs={**CAUSAL, **SCORES}),
+    LayerCase("att_value_mask_only", "Attention", {"dropout": 0.4}, [Q, V],
+              input_masks=[None, V_MASK]),
+    LayerCase("additive", "AdditiveAttention", {}, [Q, V]),
+    LayerCase("additive_no_scale_key", "AdditiveAttention", {"use_scale": False},
+              [Q, V3, rand(2, 6, 5, seed=7)]),
+    LayerCase("additive_masks_scores", "AdditiveAttention", {"dropout": 0.2}, [Q, V],
+              input_masks=[Q_MASK, V_MASK], call_kwargs=SCORES),
+    LayerCase("additive_causal", "AdditiveAttention", {}, [Q, Q], call_kwargs=CAUSAL),
+    # MultiHeadAttention: fused (SDPA) path ...
+    LayerCase("mha_self", MHA, {"num_heads": 2, "key_dim": 3}, [Q, Q], positional=True),
+    LayerCase("mha_cross", MHA, {"num_heads": 3, "key_dim": 2}, [Q, V3], positional=True),
+    LayerCase("mha_key", MHA, {"num_heads": 2, "key_dim": 4}, [Q, V3, K], positional=True),
+    LayerCase("mha_value_dim_output_shape", MHA,
+              {"num_heads": 2, "key_dim": 3, "value_dim": 4, "output_shape": 6}, [Q, V],
+              positional=True),
+    LayerCase("mha_output_shape_2d", MHA,
+              {"num_heads": 2, "key_dim": 3, "output_shape": [2, 3], "use_bias": False},
+              [Q, V], positional=True),
+    LayerCase("mha_causal", MHA, {"num_heads": 2, "key_dim": 3}, [Q, Q], positional=True,
+              call_kwargs=CAUSAL),
+    LayerCase("mha_causal_cross", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V],
+              positional=True, call_kwargs=CAUSAL),
+    LayerCase("mha_attention_mask", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V],
+              positional=True, call_arrays={"attention_mask": ATT_MASK}),
+    LayerCase("mha_value_mask_arg", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V],
+              positional=True, call_arrays={"value_mask": V_MASK}),
+    LayerCase("mha_query_mask_arg_ignored", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V],
+              positional=True, call_arrays={"query_mask": Q_MASK}),
+    LayerCase("mha_keras_masks", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V],
+              positional=True, input_masks=[Q_MASK, V_MASK]),
+    LayerCase("mha_key_keras_mask", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V, K],
+              positional=True, input_masks=[None, None, V_MASK]),
+    LayerCase("mha_causal_and_masks", MHA, {"num_heads": 2, "key_dim": 3}, [Q, Q],
+              positional=True, input_masks=[SELF_MASK, SELF_MASK], call_kwargs=CAUSAL),
+    LayerCase("mha_sliding_window", MHA, {"num_heads": 2, "key_dim": 3, "sliding_window": 2},
+              [Q, Q], positional=True, call_kwargs=CAUSAL),
+    LayerCase("mha_gate", MHA, {"num_heads": 2, "key_dim": 3, "use_gate": True}, [Q, V],
+              positional=True),
+    LayerCase("mha_regularized", MHA,
+              {"num_heads": 2, "key_dim": 2, "kernel_regularizer": "l2",
+               "bias_constraint": "non_neg", "kernel_initializer": "he_normal"}, [Q, V],
+              positional=True),
+    # ... and explicit path (scores, dropout, attention_axes).
+    LayerCase("mha_scores", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V], positional=True,
+              call_kwargs=SCORES),
+    LayerCase("mha_attention_mask_scores", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V],
+              positional=True, call_arrays={"attention_mask": ATT_MASK}, call_kwargs=SCORES),
+    LayerCase("mha_causal_scores", MHA, {"num_heads": 2, "key_dim": 3}, [Q, Q],
+              positional=True, call_kwargs={**CAUSAL, **SCORES}),
+    LayerCase("mha_keras_masks_scores", MHA, {"num_heads": 2, "key_dim": 3}, [Q, V],
+              positional=True, input_masks=[Q_MASK, V_MASK], call_kwargs=SCORES),
+    LayerCase("mha_sliding_window_scores", MHA,
+              {"num_heads": 2, "key_dim": 3, "sliding_window": 2}, [Q, V], positional=True,
+              call_kwargs=SCORES),
+    LayerCase("mha_dropout_inference", MHA, {"num_heads": 2, "key_dim": 3, "dropout": 0.3},
+              [Q, V], positional=True, input_masks=[Q_MASK, None]),
+    LayerCase("mha_gate_scores", MHA, {"num_heads": 2, "key_dim": 3, "use_gate": True},
+              [Q, V], positional=True, call_kwargs=SCORES),
+    LayerCase("mha_attention_axes_2", MHA,
+              {"num_heads": 2, "key_dim": 3, "attention_axes": [2]}, [X4, X4], positional=True),
+    LayerCase("mha_attention_axes_12_scores", MHA,
+              {"num_heads": 2, "key_dim": 3, "attention_axes": (1, 2)}, [X4, X4 * 0.5],
+              positional=True, call_kwargs=SCORES),
+    LayerCase("mha_attention_axes_negative", MHA,
+              {"num_heads": 1, "key_dim": 2, "attention_axes": -2, "output_shape": 3},
+              [X4, X4], positional=True),
+    # GroupQueryAttention.
+    LayerCase("gqa", GQA, {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2},
+              [Q, V], positional=True),
+    LayerCase("gqa_key", GQA, {"head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 2},
+              [Q, V, K], positional=True),
+    LayerCase("gqa_mqa_scores", GQA,
+              {"head_dim": 3, "num_query_heads": 3, "num_key_value_heads": 1}, [Q, V],
+              positional=True, call_kwargs=SCORES),
+    LayerCase("gqa_causal", GQA, {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2},
+              [Q, Q], positional=True, call_kwargs=CAUSAL),
+    LayerCase("gqa_causal_scores", GQA,
+              {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2}, [Q, Q],
+              positional=True, call_kwargs={**CAUSAL, **SCORES}),
+    LayerCase("gqa_query_mask_arg", GQA,
+              {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2}, [Q, V],
+              positional=True, call_arrays={"query_mask": Q_MASK, "value_mask": V_MASK}),
+    LayerCase("gqa_keras_masks_scores", GQA,
+              {"head_dim": 3, "num_query_heads": 2, "num_key_value_heads": 1}, [Q, V],
+              positional=True, input_masks=[Q_MASK, V_MASK], call_kwargs=SCORES),
+    LayerCase("gqa_attention_mask", GQA,
+              {"head_dim": 2, "num_query_heads": 4, "num_key_value_heads": 2,
+               "use_bias": False}, [Q, V], positional=True,
+              call_arrays={"attention_mask": ATT_MASK}),
+    LayerCase("gqa_sliding_window_gate", GQA,
+              {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2,
+               "sliding_window": 3, "use_gate": True}, [Q, Q], positional=True),
+    LayerCase("gqa_dropout_inference", GQA,
+              {"head_dim": 3, "num_query_heads": 2, "num_key_value_heads": 2, "dropout": 0.5},
+              [Q, V], positional=True),
+]
+
+test_attention_layer_parity = requires_keras(parametrize_cases(CASES))

@@ -1,0 +1,88 @@
+"""Parity of the normalization layers with real Keras, through the layer harness."""
+
+import numpy as np
+import pytest
+import torch
+
+from keras_oracle import requires_keras
+from layer_harness import LayerCase, parametrize_cases, rand
+
+MASK_2x5 = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=bool)
+
+# Inputs with a non-zero mean and non-unit spread, so the statistics matter.
+X2 = rand(6, 4, low=-1.0, high=3.0)
+X3 = rand(2, 5, 3, low=-2.0, high=1.0)
+X4 = rand(2, 3, 4, 6, low=0.0, high=2.0)
+
+CASES = [
+    # BatchNormalization: inference, training (batch stats + moving-stat update), options.
+    LayerCase("bn_2d", "BatchNormalization", {}, X2, training=True, check_updates=True),
+    LayerCase("bn_3d", "BatchNormalization", {"momentum": 0.9}, X3, training=True,
+              check_updates=True),
+    LayerCase("bn_4d_channels_last", "BatchNormalization", {"epsilon": 1e-5}, X4,
+              training=True, check_updates=True),
+    LayerCase("bn_4d_axis1", "BatchNormalization", {"axis": 1, "momentum": 0.5}, X4,
+              training=True, check_updates=True),
+    LayerCase("bn_axis_neg2", "BatchNormalization", {"axis": -2, "momentum": 0.8}, X3,
+              training=True, check_updates=True),
+    LayerCase("bn_no_center_scale", "BatchNormalization",
+              {"center": False, "scale": False, "momentum": 0.7}, X3, training=True,
+              check_updates=True),
+    LayerCase("bn_no_scale", "BatchNormalization", {"scale": False}, X2, training=True,
+              check_updates=True),
+    LayerCase("bn_initializers_regularizers", "BatchNormalization",
+              {"gamma_initializer": "random_uniform", "moving_variance_initializer": "zeros",
+               "beta_regularizer": "l2", "gamma_constraint": "non_neg"}, X2, training=True,
+              check_updates=True),
+    LayerCase("bn_frozen_trains_as_inference", "BatchNormalization",
+              {"trainable": False, "momentum": 0.5}, X3, training=True, check_updates=True),
+    LayerCase("bn_masked_training", "BatchNormalization", {"momentum": 0.6}, X3,
+              call_arrays={"mask": MASK_2x5}, training=True, check_updates=True),
+    LayerCase("bn_masked_training_4d", "BatchNormalization", {"momentum": 0.6}, X4,
+              call_arrays={"mask": X4[..., 0] > 1.0}, training=True, check_updates=True),
+    LayerCase("bn_renorm", "BatchNormalization",
+              {"renorm": True, "renorm_clipping": {"rmax": 1.5, "rmin": 0.7, "dmax": 0.3},
+               "renorm_momentum": 0.5, "momentum": 0.6}, X3, training=True,
+              check_updates=True),
+    LayerCase("bn_renorm_no_clipping", "BatchNormalization", {"renorm": True}, X2,
+              training=True, check_updates=True),
+    # LayerNormalization: trailing axes (F.layer_norm), non-contiguous axes (moments path).
+    LayerCase("ln_last", "LayerNormalization", {}, X3),
+    LayerCase("ln_2d_eps", "LayerNormalization", {"epsilon": 1e-5}, X2),
+    LayerCase("ln_two_trailing_axes", "LayerNormalization", {"axis": [-2, -1]}, X4),
+    LayerCase("ln_positive_trailing_axes", "LayerNormalization", {"axis": [2, 3]}, X4),
+    LayerCase("ln_non_contiguous_axes", "LayerNormalization", {"axis": [1, 3]}, X4),
+    LayerCase("ln_no_center", "LayerNormalization", {"center": False}, X3),
+    LayerCase("ln_no_scale", "LayerNormalization", {"scale": False, "beta_initializer": "ones"},
+              X3),
+    LayerCase("ln_rms_scaling", "LayerNormalization", {"rms_scaling": True}, X3),
+    LayerCase("ln_regularized", "LayerNormalization",
+              {"gamma_regularizer": "l1", "beta_constraint": "unit_norm"}, X2),
+    # GroupNormalization.
+    LayerCase("gn_channels_last", "GroupNormalization", {"groups": 2}, X4),
+    LayerCase("gn_instance_norm", "GroupNormalization", {"groups": -1}, X3),
+    LayerCase("gn_channels_first", "GroupNormalization", {"groups": 3, "axis": 1},
+              rand(2, 6, 4, 5, low=-1.0, high=2.0)),
+    LayerCase("gn_2d_one_group", "GroupNormalization", {"groups": 1, "epsilon": 1e-4}, X2),
+    LayerCase("gn_axis_neg2", "GroupNormalization", {"groups": 5, "axis": -2, "center": False},
+              X3),
+    LayerCase("gn_no_scale", "GroupNormalization", {"groups": 3, "scale": False}, X4),
+    # RMSNormalization.
+    LayerCase("rms_last", "RMSNormalization", {}, X3),
+    LayerCase("rms_two_axes", "RMSNormalization", {"axis": [-2, -1], "epsilon": 1e-3}, X4),
+    # UnitNormalization.
+    LayerCase("unit_last", "UnitNormalization", {}, X3),
+    LayerCase("unit_axes", "UnitNormalization", {"axis": [1, 2]}, X3),
+    LayerCase("unit_zero_rows", "UnitNormalization", {"axis": 1},
+              np.concatenate([np.zeros((1, 4), np.float32), X2[:2]]), grads=False),
+    # SpectralNormalization: inference, and training (power iteration overwrites the kernel).
+    LayerCase("spectral_dense", "SpectralNormalization",
+              {"layer": {"module": "keras.layers", "class_name": "Dense", "config": {"units": 3}}}, X2, training=True,
+              check_updates=True, from_config=True),
+    LayerCase("spectral_dense_3_iterations", "SpectralNormalization",
+              {"layer": {"module": "keras.layers", "class_name": "Dense", "config": {"units": 5, "use_bias": False}},
+               "power_iterations": 3}, X3, training=True, check_updates=True,
+              from_config=True),
+]
+
+test_normalization_layer_parity = requires_keras(parametrize_cases(CASES))
