@@ -53,6 +53,16 @@ def test_torch_compile_fullgraph_mlp():
     torch.testing.assert_close(compiled(x), model(x))
 
 
+def test_torch_compile_fullgraph_cnn():
+    model = keras.Sequential([keras.Input((8, 8, 3)),
+                              layers.Conv2D(8, 3, padding="same", activation="relu"),
+                              layers.MaxPooling2D(2), layers.Conv2D(4, 3), layers.Flatten(),
+                              layers.Dense(10)])
+    x = torch.randn(4, 8, 8, 3)
+    compiled = torch.compile(model, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x), model(x))
+
+
 def test_plain_torch_optimizer_trains_a_tkeras_model():
     torch.manual_seed(0)
     model = mlp()

@@ -59,6 +59,10 @@ class DTypePolicy:
         else:
             self._compute_dtype = self._variable_dtype = standardize_dtype(name)
         self._name = name
+        self.compute_torch_dtype = _TORCH_DTYPES[self._compute_dtype]
+        self.variable_torch_dtype = _TORCH_DTYPES[self._variable_dtype]
+        # Mixed policies run layers under torch.autocast in the compute dtype.
+        self.autocasts = self._compute_dtype != self._variable_dtype
 
     @property
     def name(self):

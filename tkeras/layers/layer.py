@@ -26,12 +26,19 @@ from tkeras.core import dtype_policies
 from tkeras.core import naming
 from tkeras.core.registry import keras_export
 from tkeras.core.variables import KerasVariable
+from tkeras.model.keras_tensor import KerasTensor
+from tkeras.model.keras_tensor import any_symbolic
 
 
 class _CallState:
-    """The training flag resolved by the outermost call, seen by nested calls."""
+    """Per-process call state: the `training` flag an outer call was given (seen by nested
+    calls), the call depth (losses are cleared at each outermost call, as in Keras), and whether
+    any mask has been produced yet (mask bookkeeping is skipped until then)."""
 
     training = None
+    depth = 0
+    losses_dirty = False
+    masks_seen = False
 
 
 CALL_STATE = _CallState()
@@ -184,8 +191,6 @@ def _call_info(cls):
 
 
 def _is_symbolic(args, kwargs):
-    from tkeras.model.keras_tensor import KerasTensor, any_symbolic
-
     for a in args:
         if isinstance(a, KerasTensor):
             return True
@@ -525,7 +530,8 @@ class Layer(nn.Module):
         if _is_symbolic(args, kwargs):
             return self._symbolic_call(args, kwargs)
         info = _call_info(type(self))
-        compute_dtype = dtype_policies.torch_dtype(self.compute_dtype)
+        policy = self._dtype_policy
+        compute_dtype = policy.compute_torch_dtype
         if args:
             first = args[0]
             if isinstance(first, (np.ndarray, torch.Tensor)):
@@ -537,10 +543,16 @@ class Layer(nn.Module):
         elif self.input_spec is not None:
             self._check_input_spec(args, kwargs)
 
+        state = CALL_STATE
+        outermost = state.depth == 0
+        if outermost and state.losses_dirty:
+            self._clear_losses()
+            state.losses_dirty = False
+
         # Resolve `training`.
-        previous_training = CALL_STATE.training
+        previous_training = state.training
         training = kwargs.pop("training", None)
-        if not info["mask"] and "mask" in kwargs:
+        if "mask" in kwargs and not info["mask"]:
             kwargs.pop("mask")
         propagate = training is not None or previous_training is not None
         if training is None:
@@ -553,35 +565,44 @@ class Layer(nn.Module):
         if info["training"]:
             kwargs["training"] = training
 
-        # Resolve `mask` from the inputs' `_keras_mask`.
-        if info["mask"] and kwargs.get("mask") is None and args:
-            mask = _collect_mask(args[0])
-            if mask is not None:
-                kwargs["mask"] = mask
+        # Resolve `mask` from the inputs' `_keras_mask` (only once masks exist at all).
+        masks_on = state.masks_seen and args and (
+            info["mask"] or self.supports_masking or info["computes_mask"])
+        previous_mask = None
+        if masks_on:
+            previous_mask = kwargs.get("mask") if info["mask"] else None
+            if previous_mask is None:
+                previous_mask = _collect_mask(args[0])
+                if previous_mask is not None and info["mask"]:
+                    kwargs["mask"] = previous_mask
+        elif info["mask"] and kwargs.get("mask") is not None:
+            state.masks_seen = True
+            previous_mask = kwargs["mask"]
 
         if propagate:
-            CALL_STATE.training = training
+            state.training = training
+        state.depth += 1
         try:
-            if compute_dtype != dtype_policies.torch_dtype(self.variable_dtype) and self.autocast:
+            if policy.autocasts and self.autocast:
                 device_type = _first_device_type(args)
                 with torch.autocast(device_type, dtype=compute_dtype):
                     outputs = super().__call__(*args, **kwargs)
             else:
                 outputs = super().__call__(*args, **kwargs)
         finally:
-            CALL_STATE.training = previous_training
+            state.depth -= 1
+            state.training = previous_training
 
         if self._activity_regularizer is not None:
             for out in flatten(outputs):
                 if isinstance(out, torch.Tensor):
-                    self._losses.append(self._activity_regularizer(out) / out.shape[0])
+                    self.add_loss(self._activity_regularizer(out) / out.shape[0])
 
-        if args and (self.supports_masking or info["computes_mask"]):
-            previous_mask = _collect_mask(args[0]) if not info["mask"] else kwargs.get("mask")
-            if previous_mask is not None or info["computes_mask"]:
-                out_mask = self.compute_mask(args[0], previous_mask)
-                if out_mask is not None:
-                    _attach_mask(outputs, out_mask)
+        if args and (info["computes_mask"] or (self.supports_masking and previous_mask is not None)):
+            out_mask = self.compute_mask(args[0], previous_mask)
+            if out_mask is not None:
+                state.masks_seen = True
+                _attach_mask(outputs, out_mask)
         return outputs
 
     def _maybe_build_eager(self, args, kwargs):
@@ -595,8 +616,15 @@ class Layer(nn.Module):
                     p.data = p.data.to(device)
 
     def _check_input_spec(self, args, kwargs):
-        if self.input_spec is not None and args:
-            assert_input_compatibility(self.input_spec, shape_of(args[0]), self.name)
+        if self.input_spec is None or not args:
+            return
+        shape = shape_of(args[0])
+        if shape == self.__dict__.get("_checked_shape") and self.input_spec is self.__dict__.get(
+                "_checked_spec"):
+            return
+        assert_input_compatibility(self.input_spec, shape, self.name)
+        self.__dict__["_checked_shape"] = shape
+        self.__dict__["_checked_spec"] = self.input_spec
 
     def _symbolic_call(self, args, kwargs):
         from tkeras.model.node import Node
@@ -657,6 +685,7 @@ class Layer(nn.Module):
 
     def add_loss(self, loss):
         self._losses.append(loss)
+        CALL_STATE.losses_dirty = True
 
     def _clear_losses(self):
         self._losses.clear()
@@ -782,6 +811,7 @@ def _collect_mask(x):
 
 
 def _attach_mask(outputs, mask):
+    CALL_STATE.masks_seen = True
     if isinstance(outputs, torch.Tensor):
         outputs._keras_mask = mask
     elif isinstance(outputs, (list, tuple)):

@@ -14,6 +14,7 @@ from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
 from tkeras.layers.input_layer import InputLayer
 from tkeras.layers.layer import Layer
+from tkeras.layers.layer import _attach_mask
 from tkeras.layers.layer import flatten
 from tkeras.model.keras_tensor import KerasTensor
 from tkeras.model.model import Model
@@ -224,7 +225,7 @@ class Functional(Model):
             masks = mask if isinstance(mask, (list, tuple)) else [mask]
             for x, m in zip(flat, masks):
                 if m is not None and isinstance(x, torch.Tensor):
-                    x._keras_mask = m
+                    _attach_mask(x, m)
         return self._run_graph(flat, lambda op, args, kwargs: op(*args, **kwargs))
 
     def _run_graph(self, flat_inputs, call_fn):

@@ -12,6 +12,7 @@ from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
 from tkeras.layers.input_layer import InputLayer
 from tkeras.layers.layer import Layer
+from tkeras.layers.layer import _attach_mask
 from tkeras.layers.layer import shape_of
 from tkeras.model.keras_tensor import KerasTensor
 from tkeras.model.model import Model
@@ -114,7 +115,7 @@ class Sequential(Model):
     def call(self, inputs, training=None, mask=None):
         x = inputs
         if mask is not None and isinstance(x, torch.Tensor):
-            x._keras_mask = mask
+            _attach_mask(x, mask)
         for layer in self.layers:
             x = layer(x)
         return x
