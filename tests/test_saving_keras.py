@@ -76,7 +76,7 @@ ARCH = textwrap.dedent('''
 
     def build_conv_bn():
         return keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3, activation="relu"),
-                                 layers.MaxPooling2D(),
+                                 layers.BatchNormalization(), layers.MaxPooling2D(),
                                  layers.Flatten(), layers.Dense(2)])
 
 
@@ -151,8 +151,9 @@ KERAS_CODE = ARCH + textwrap.dedent('''
 
     def call(model, name):
         xs = [inputs[f"x_{name}_{i}"] for i in range(int(inputs[f"n_{name}"]))]
-        out = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
-        return out if isinstance(out, (list, tuple)) else [out]
+        out = model(xs[0] if len(xs) == 1 else xs, training=False)
+        out = out if isinstance(out, (list, tuple)) else [out]
+        return [keras.ops.convert_to_numpy(o) for o in out]
 
     def put(key, outs):
         for i, o in enumerate(outs):

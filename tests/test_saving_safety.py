@@ -306,6 +306,7 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["m.keras"]  # no temp file left behind
 
 
+@pytest.mark.slow  # a fresh interpreter importing tkeras takes ~10 s
 def test_killed_process_mid_save_keeps_previous_file(tmp_path):
     path = str(tmp_path / "m.weights.h5")
     model = small_model()

@@ -62,7 +62,11 @@ def _h5_weights(report, h5, prefix=""):
         nbytes = int(ds.size) * ds.dtype.itemsize
         total += nbytes
         count += 1
-        report.line(f"  {prefix}{path}  {tuple(ds.shape)}  {ds.dtype}  {_size(nbytes)}")
+        group = path.rsplit("/", 1)[0] if "/" in path else ""
+        owner = safety.read_attr(safety.h5_get(h5, group), "name", group) if group.endswith(
+            "vars") else None
+        owner = f"  ({owner})" if owner else ""
+        report.line(f"  {prefix}{path}  {tuple(ds.shape)}  {ds.dtype}  {_size(nbytes)}{owner}")
     report.line(f"  {count} arrays, {_size(total)}")
 
 
@@ -144,9 +148,9 @@ def _inspect_safetensors(report, path):
     report.line(f"  {len(info['tensors'])} tensors, {total} values")
 
 
-def inspect(path, out=sys.stdout):
+def inspect(path, out=None):
     """Print what `path` holds; returns the list of refusals."""
-    report = Report(out)
+    report = Report(out or sys.stdout)
     if os.path.isdir(path):
         config_path = os.path.join(path, keras_zip.CONFIG)
         with open(config_path, "rb") as f:

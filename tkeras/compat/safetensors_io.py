@@ -59,6 +59,9 @@ def read_header(filepath):
         if len(head) != 8:
             raise safety.FileFormatError(f"{filepath} is truncated (no safetensors header).")
         size = int.from_bytes(head, "little")
+        if size > os.fstat(f.fileno()).st_size - 8:
+            raise safety.FileFormatError(f"{filepath}: the header claims {size} bytes, more "
+                                         "than the file holds (truncated or not safetensors).")
         if size > safety.MAX_CONFIG_BYTES:
             raise safety.UnsafeFileError(f"{filepath}: header of {size} bytes (limit "
                                          f"{safety.MAX_CONFIG_BYTES}).")
