@@ -13,6 +13,7 @@ from tkeras.model.model import Model  # noqa: E402
 from tkeras.model.functional import Functional  # noqa: E402
 from tkeras.model.sequential import Sequential  # noqa: E402
 from tkeras import activations  # noqa: E402
+from tkeras import callbacks  # noqa: E402
 from tkeras import config  # noqa: E402
 from tkeras import constraints  # noqa: E402
 from tkeras import initializers  # noqa: E402
@@ -22,6 +23,8 @@ from tkeras import metrics  # noqa: E402
 from tkeras import models  # noqa: E402
 from tkeras import optimizers  # noqa: E402
 from tkeras import regularizers  # noqa: E402
+from tkeras import saving  # noqa: E402
+from tkeras import utils  # noqa: E402
 
 
 def version():
