@@ -172,8 +172,8 @@ def test_fused_path_is_taken(monkeypatch, mask, fused):
     from tkeras.layers.rnn import fused as fused_module
 
     calls = []
-    for kind, fn in list(fused_module._KERNELS.items()):
-        monkeypatch.setitem(fused_module._KERNELS, kind,
+    for kind, fn in list(fused_module.KERNELS.items()):
+        monkeypatch.setitem(fused_module.KERNELS, kind,
                             lambda *a, _fn=fn, _kind=kind: calls.append(_kind) or _fn(*a))
     kwargs = {} if mask is None else {"mask": torch.tensor(mask, dtype=torch.bool)}
     for layer, kind in ((layers.LSTM(3), "lstm"), (layers.GRU(3), "gru"),
@@ -195,3 +195,23 @@ def test_regularization_losses_and_constraints_attached():
     layer(X1)
     assert len(layer.losses) == 2  # kernel l2 (weights) + activity l1 (last call)
     assert layer.cell.recurrent_kernel.constraint is not None
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_bidirectional_fused(monkeypatch, masked):
+    """Unmasked: one bidirectional kernel call; masked (right padding): one packed call per
+    direction (the backward direction sees left padding)."""
+    from tkeras import layers
+    from tkeras.layers.rnn import fused as fused_module
+
+    calls = []
+    for kind, fn in list(fused_module.KERNELS.items()):
+        monkeypatch.setitem(fused_module.KERNELS, kind,
+                            lambda *a, _fn=fn, _kind=kind: calls.append(_kind) or _fn(*a))
+    kwargs = {"mask": torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool)} if masked \
+        else {}
+    for layer, kind in ((layers.Bidirectional(layers.LSTM(3)), "lstm"),
+                        (layers.Bidirectional(layers.GRU(2, return_sequences=True)), "gru")):
+        calls.clear()
+        layer(X1, **kwargs)
+        assert calls == [kind, kind] if masked else [kind]

@@ -5,8 +5,12 @@ Kept from Keras: the forward layer is re-created from the wrapped layer's config
 `forward_<name>`; the default backward layer is the same config with `go_backwards=True`, named
 `backward_<name>`; `zero_output_for_mask` is forced to `return_sequences` on both; backward
 sequence outputs are flipped back to input order; `initial_state` is split in halves;
-`return_state` appends the forward then backward states. Each direction runs its layer's own
-(fused when possible) path.
+`return_state` appends the forward then backward states.
+
+Without a mask, two LSTMs (or two reset_after GRUs) that can both use the fused kernel run as
+one bidirectional `torch._VF.lstm/gru` call (what `nn.LSTM(bidirectional=True)` runs; cuDNN
+runs both directions at once), as Keras does on GPU; otherwise each direction runs its layer's
+own (fused when possible) path.
 """
 
 import copy
@@ -17,6 +21,9 @@ from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
 from tkeras.layers.layer import Layer
+from tkeras.layers.rnn import fused
+from tkeras.layers.rnn.gru import GRU
+from tkeras.layers.rnn.lstm import LSTM
 from tkeras.layers.rnn.rnn import build_child
 
 
@@ -100,7 +107,52 @@ class Bidirectional(Layer):
         build_child(self.backward_layer, sequences_shape)
         self.built = True
 
+    def _fused_kind(self, mask, initial_state, training):
+        """'lstm' or 'gru' when both directions can run as one bidirectional fused call."""
+        fwd, bwd = self.forward_layer, self.backward_layer
+        if mask is not None or self.stateful or type(fwd) is not type(bwd):
+            return None
+        kind = {LSTM: "lstm", GRU: "gru"}.get(type(fwd))
+        if kind is None or not (fwd.built and bwd.built) or fwd.go_backwards:
+            return None
+        if initial_state is not None and len(initial_state) != (4 if kind == "lstm" else 2):
+            return None
+        for layer in (fwd, bwd):
+            cell = layer.cell
+            if not (layer.use_fused_kernel() and cell.use_bias == fwd.cell.use_bias
+                    and cell.units == fwd.cell.units and layer._activity_regularizer is None
+                    and not (training and cell.dropout)):
+                return None
+        return kind
+
+    def _call_fused(self, kind, sequences, initial_state):
+        fwd, bwd = self.forward_layer, self.backward_layer
+        units = fwd.cell.units
+        if initial_state is None:
+            zeros = sequences.new_zeros((sequences.shape[0], units))
+            initial_state = [zeros] * (4 if kind == "lstm" else 2)
+        initial_state = [torch.as_tensor(s).to(sequences) for s in initial_state]
+        half = len(initial_state) // 2
+        states = [torch.stack([f, b]) for f, b in zip(initial_state[:half],
+                                                      initial_state[half:])]
+        params = fwd.fused_params() + bwd.fused_params()
+        has_biases = fwd.cell.use_bias
+        result = fused.KERNELS[kind](sequences, tuple(states) if kind == "lstm" else states[0],
+                                     params, has_biases, 1, 0.0, torch.is_grad_enabled(), True,
+                                     True)
+        outputs = result[0]
+        if self.return_sequences:
+            y, y_rev = outputs[..., :units], outputs[..., units:]
+        else:
+            y, y_rev = outputs[:, -1, :units], outputs[:, 0, units:]
+        new_states = [s[0] for s in result[1:]] + [s[1] for s in result[1:]]
+        return y, y_rev, new_states
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
+        kind = self._fused_kind(mask, initial_state, training)
+        if kind is not None:
+            y, y_rev, states = self._call_fused(kind, sequences, initial_state)
+            return self._merge(y, y_rev, tuple(states))
         kwargs = {"training": training}
         if mask is not None:
             kwargs["mask"] = mask
@@ -111,11 +163,15 @@ class Bidirectional(Layer):
             forward_state, backward_state = None, None
         y = self.forward_layer(sequences, initial_state=forward_state, **kwargs)
         y_rev = self.backward_layer(sequences, initial_state=backward_state, **kwargs)
+        states = None
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])
             y, y_rev = y[0], y_rev[0]
         if self.return_sequences:
             y_rev = torch.flip(y_rev, [1])
+        return self._merge(y, y_rev, states)
+
+    def _merge(self, y, y_rev, states):
         if self.merge_mode == "concat":
             output = torch.cat([y, y_rev], dim=-1)
         elif self.merge_mode == "sum":

@@ -9,6 +9,7 @@ from tkeras.core import initializers
 from tkeras.core import regularizers
 from tkeras.layers.layer import InputSpec
 from tkeras.layers.layer import Layer
+from tkeras.layers.rnn import fused
 from tkeras.layers.rnn.rnn import RNN
 from tkeras.layers.rnn.rnn import DropoutRNNCell
 from tkeras.layers.rnn.rnn import zeros_state
@@ -120,7 +121,8 @@ class RecurrentLayer(RNN):
     `cell_name`); the cell's attributes read through (`layer.units`, `layer.kernel_initializer`,
     ...) and the config is the cell's arguments plus the RNN flags, without `cell`.
 
-    Subclasses run a fused kernel in `inner_loop` when the configuration allows it."""
+    Subclasses name a fused kernel (`fused_kind`, `fused_params`); `inner_loop` runs it when
+    the configuration and the mask allow it, else loops the cell."""
 
     cell_class = None
     cell_name = None
@@ -155,17 +157,31 @@ class RecurrentLayer(RNN):
         return super().call(sequences, initial_state=initial_state, mask=mask,
                             training=training)
 
-    def _fused_allowed(self):
-        """Keras's cuDNN conditions that do not depend on the inputs."""
-        return self.use_cudnn in ("auto", True) and not self.unroll and not (
-            self.cell.recurrent_dropout)
+    def fused_kind(self):
+        """The `fused.KERNELS` entry for this cell's configuration, or None."""
+        return None
 
-    def _input_dropout(self, sequences, training):
-        """The fused path applies the cell's input dropout mask to every step at once."""
-        if training and self.cell.dropout:
-            mask = self.cell.get_dropout_mask(sequences[:, 0])
-            return sequences * mask.unsqueeze(1)
-        return sequences
+    def fused_params(self):
+        """The cell's weights in the fused kernel's layout."""
+        raise NotImplementedError
+
+    def use_fused_kernel(self):
+        """Keras's cuDNN conditions that do not depend on the inputs."""
+        return (self.use_cudnn in ("auto", True) and not self.unroll
+                and not self.cell.recurrent_dropout and self.fused_kind() is not None)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self.use_fused_kernel():
+            cell = self.cell
+            if training and cell.dropout:  # one input dropout mask for every step
+                sequences = sequences * cell.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
+            out = fused.run_fused(self.fused_kind(), sequences, initial_state,
+                                  self.fused_params(), mask=mask,
+                                  go_backwards=self.go_backwards,
+                                  zero_output_for_mask=self.zero_output_for_mask)
+            if out is not None:
+                return out
+        return super().inner_loop(sequences, initial_state, mask, training=training)
 
     def get_config(self):
         config = {k: v for k, v in super().get_config().items() if k != "cell"}

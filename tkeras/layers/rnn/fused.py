@@ -15,7 +15,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 from torch.nn.utils.rnn import pad_packed_sequence
 
-_KERNELS = {"lstm": torch._VF.lstm, "gru": torch._VF.gru, "rnn_tanh": torch._VF.rnn_tanh,
+KERNELS = {"lstm": torch._VF.lstm, "gru": torch._VF.gru, "rnn_tanh": torch._VF.rnn_tanh,
             "rnn_relu": torch._VF.rnn_relu}
 
 
@@ -67,7 +67,7 @@ def run_fused(kind, x, states, params, mask=None, go_backwards=False,
     """Run one fused recurrent layer. `x` is `(batch, time, features)`; `states` is `[h]`
     (`[h, c]` for LSTM), each `(batch, units)`. Returns `(last_output, outputs, new_states)`
     in Keras's processed order, or None when the mask layout needs the generic loop."""
-    fn = _KERNELS[kind]
+    fn = KERNELS[kind]
     has_biases = len(params) == 4
     train = torch.is_grad_enabled()
     if go_backwards:

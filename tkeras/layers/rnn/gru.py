@@ -109,14 +109,12 @@ class GRU(RecurrentLayer):
                          stateful=stateful, unroll=unroll, use_cudnn=use_cudnn,
                          activity_regularizer=activity_regularizer, **kwargs)
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
+    def fused_kind(self):
         cell = self.cell
-        if (self._fused_allowed() and cell.reset_after and cell.activation is activations.tanh
+        if (cell.reset_after and cell.activation is activations.tanh
                 and cell.recurrent_activation is activations.sigmoid):
-            params = fused.gru_params(cell.kernel, cell.recurrent_kernel, cell.bias)
-            out = fused.run_fused("gru", self._input_dropout(sequences, training), initial_state,
-                                  params, mask=mask, go_backwards=self.go_backwards,
-                                  zero_output_for_mask=self.zero_output_for_mask)
-            if out is not None:
-                return out
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+            return "gru"
+        return None
+
+    def fused_params(self):
+        return fused.gru_params(self.cell.kernel, self.cell.recurrent_kernel, self.cell.bias)

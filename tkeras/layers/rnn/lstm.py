@@ -101,15 +101,11 @@ class LSTM(RecurrentLayer):
                          stateful=stateful, unroll=unroll, use_cudnn=use_cudnn,
                          activity_regularizer=activity_regularizer, **kwargs)
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
+    def fused_kind(self):
         cell = self.cell
-        if (self._fused_allowed() and cell.activation is activations.tanh
-                and cell.recurrent_activation is activations.sigmoid):
-            params = fused.lstm_params(cell.kernel, cell.recurrent_kernel, cell.bias)
-            out = fused.run_fused("lstm", self._input_dropout(sequences, training),
-                                  initial_state, params, mask=mask,
-                                  go_backwards=self.go_backwards,
-                                  zero_output_for_mask=self.zero_output_for_mask)
-            if out is not None:
-                return out
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+        if cell.activation is activations.tanh and cell.recurrent_activation is activations.sigmoid:
+            return "lstm"
+        return None
+
+    def fused_params(self):
+        return fused.lstm_params(self.cell.kernel, self.cell.recurrent_kernel, self.cell.bias)

@@ -74,17 +74,13 @@ class SimpleRNN(RecurrentLayer):
                          return_state=return_state, go_backwards=go_backwards,
                          stateful=stateful, unroll=unroll, **kwargs)
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        cell = self.cell
-        kind = {activations.tanh: "rnn_tanh", activations.relu: "rnn_relu"}.get(cell.activation)
-        if self._fused_allowed() and kind is not None:
-            params = fused.simple_rnn_params(cell.kernel, cell.recurrent_kernel, cell.bias)
-            out = fused.run_fused(kind, self._input_dropout(sequences, training), initial_state,
-                                  params, mask=mask, go_backwards=self.go_backwards,
-                                  zero_output_for_mask=self.zero_output_for_mask)
-            if out is not None:
-                return out
-        return super().inner_loop(sequences, initial_state, mask, training=training)
+    def fused_kind(self):
+        return {activations.tanh: "rnn_tanh", activations.relu: "rnn_relu"}.get(
+            self.cell.activation)
+
+    def fused_params(self):
+        return fused.simple_rnn_params(self.cell.kernel, self.cell.recurrent_kernel,
+                                       self.cell.bias)
 
     def get_config(self):
         config = super().get_config()
