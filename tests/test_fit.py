@@ -484,3 +484,21 @@ def test_faq_examples_run(name, tmp_path, capsys):
         first, second = module.main()
         assert np.isfinite(first) and np.isfinite(second)
     assert capsys.readouterr().out
+
+
+@pytest.mark.parametrize("policy, precision", [("mixed_bfloat16", "bf16-mixed"),
+                                               ("mixed_float16", "16-mixed")])
+def test_mixed_precision_fit(policy, precision):
+    from tkeras.fit.trainer import fabric_precision
+
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(1, dtype=policy)(keras.layers.Dense(8, dtype=policy)(inputs))
+    model = keras.Model(inputs, outputs)
+    model.dtype_policy = policy
+    assert fabric_precision(model) == precision
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    if policy == "mixed_float16":
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    history = model.fit(X, Y_REG[:, :1], epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.predict(X[:2], verbose=0).dtype.name == policy.split("_")[1]

@@ -894,6 +894,11 @@ class Trainer:
     def _setup_device(self):
         """Create the Fabric (device, precision, strategy) and move the model to its device."""
         fabric = get_fabric(self)
+        if fabric.world_size > 1:
+            raise NotImplementedError(
+                "fit/evaluate/predict on several processes needs gradient synchronization and "
+                "data sharding, which the distribution layer provides; this Fabric has "
+                f"world_size={fabric.world_size}.")
         self._fabric = fabric
         device = fabric.device
         if self._loss_tracker is not None:
@@ -1163,7 +1168,7 @@ class Trainer:
         x = data_utils.to_device(data_utils.map_structure(data_utils.to_tensor, x), device)
         with self._predict_grad_mode():
             out = self.make_predict_function()((x,))
-        return data_utils.map_structure(lambda t: t.detach().cpu().numpy(), out)
+        return data_utils.map_structure(to_numpy, out)
 
 
 def _concat_outputs(outputs):
@@ -1173,5 +1178,19 @@ def _concat_outputs(outputs):
     if isinstance(first, (list, tuple)):
         return type(first)(_concat_outputs([o[i] for o in outputs]) for i in range(len(first)))
     if isinstance(first, torch.Tensor):
-        return torch.cat(outputs).detach().cpu().numpy()
+        return to_numpy(torch.cat(outputs))
     return np.concatenate([np.asarray(o) for o in outputs])
+
+
+def to_numpy(tensor):
+    """NumPy copy of a tensor; bfloat16 becomes `ml_dtypes.bfloat16` (as Keras), or float32
+    when ml_dtypes is not installed."""
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:
+        array = tensor.float().numpy()
+        try:
+            import ml_dtypes
+        except ImportError:
+            return array
+        return array.astype(ml_dtypes.bfloat16)
+    return tensor.numpy()
