@@ -171,6 +171,7 @@ def _strip_name(config):
 def check_case(case, ref):
     import tkeras
     from tkeras.core.registry import serialize_keras_object
+    from tkeras.layers.layer import _attach_mask
 
     cid = case.id
     cls = getattr(tkeras.layers, case.cls)
@@ -183,7 +184,8 @@ def check_case(case, ref):
             xs = [x.requires_grad_(True) if x.is_floating_point() else x for x in xs]
         for x, m in zip(xs, case.input_masks or []):
             if m is not None:
-                x._keras_mask = torch.as_tensor(np.asarray(m))
+                # As a mask-producing layer attaches it (also turns Layer's mask handling on).
+                _attach_mask(x, torch.as_tensor(np.asarray(m)))
         return xs
 
     _call(layer, case, make_inputs(False), None)  # build

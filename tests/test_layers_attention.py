@@ -5,8 +5,13 @@ MultiHeadAttention/GroupQueryAttention take `(query, value, key)` as separate ar
 `_keras_mask`), explicit mask arguments through `call_arrays`.
 """
 
-import numpy as np
+import dataclasses
 
+import numpy as np
+import pytest
+import torch
+
+import tkeras
 import tkeras.layers
 from tkeras.layers.core.einsum_dense import EinsumDense
 from keras_oracle import requires_keras
@@ -160,4 +165,82 @@ CASES = [
               [Q, V], positional=True),
 ]
 
+# torch.compile(fullgraph) costs ~1.5 s a case: checked on one case per layer and code path.
+COMPILED = {"einsum_dense_3d", "att_masks", "att_concat_scale_scores", "additive_masks_scores",
+            "mha_keras_masks", "mha_causal", "mha_keras_masks_scores", "mha_gate",
+            "mha_attention_axes_12_scores", "gqa_keras_masks_scores", "gqa_causal",
+            "gqa_attention_mask"}
+CASES = [dataclasses.replace(c, compile=c.id in COMPILED) for c in CASES]
+
 test_attention_layer_parity = requires_keras(parametrize_cases(CASES))
+
+
+def test_symbolic_output_specs():
+    q, v, k = tkeras.Input((4, 5)), tkeras.Input((6, 3)), tkeras.Input((6, 7))
+    mha = tkeras.layers.MultiHeadAttention(num_heads=2, key_dim=3, output_shape=[2, 4])
+    out, scores = mha(q, v, key=k, return_attention_scores=True)
+    assert (out.shape, scores.shape) == ((None, 4, 2, 4), (None, 2, 4, 6))
+    x = tkeras.Input((3, 4, 5))
+    mha = tkeras.layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=(1, 2))
+    out, scores = mha(x, x, return_attention_scores=True)
+    assert (out.shape, scores.shape) == ((None, 3, 4, 5), (None, 2, 3, 4, 3, 4))
+    assert mha.get_config()["attention_axes"] == (1, 2)
+    gqa = tkeras.layers.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2)
+    out, scores = gqa(q, tkeras.Input((6, 5)), return_attention_scores=True)
+    assert (out.shape, scores.shape) == ((None, 4, 5), (None, 4, 4, 6))
+    for layer in (tkeras.layers.Attention(), tkeras.layers.AdditiveAttention()):
+        out, scores = layer([q, tkeras.Input((6, 5))], return_attention_scores=True)
+        assert (out.shape, scores.shape) == ((None, 4, 5), (None, 4, 6))
+
+
+def test_matches_keras_weights_layout_and_build_config():
+    mha = tkeras.layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=4)
+    mha(torch.tensor(Q), torch.tensor(V3))
+    assert [tuple(w.shape) for w in mha.weights] == [
+        (5, 2, 3), (2, 3), (3, 2, 3), (2, 3), (3, 2, 4), (2, 4), (2, 4, 5), (5,)]
+    assert [m.name for m in (mha.query_dense, mha.key_dense, mha.value_dense,
+                             mha.output_dense)] == ["query", "key", "value", "attention_output"]
+    build_config = mha.get_build_config()
+    assert build_config["shapes_dict"]["query_shape"] == [2, 4, 5]
+    assert build_config["shapes_dict"]["value_shape"] == [2, 6, 3]
+    clone = tkeras.layers.MultiHeadAttention.from_config(mha.get_config())
+    clone.build_from_config(build_config)
+    clone.set_weights(mha.get_weights())
+    np.testing.assert_allclose(clone(torch.tensor(Q), torch.tensor(V3)).detach().numpy(),
+                               mha(torch.tensor(Q), torch.tensor(V3)).detach().numpy())
+
+
+def test_output_mask_is_query_mask():
+    emb = tkeras.layers.Embedding(10, 5, mask_zero=True)
+    tokens = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])
+    x = emb(tokens)
+    for layer, args in ((tkeras.layers.MultiHeadAttention(2, 3), (x, x)),
+                        (tkeras.layers.GroupQueryAttention(3, 2, 1), (x, x)),
+                        (tkeras.layers.Attention(), ([x, x],)),
+                        (tkeras.layers.AdditiveAttention(), ([x, x],))):
+        out = layer(*args)
+        assert torch.equal(out._keras_mask, tokens != 0), type(layer).__name__
+
+
+def test_keras_mask_equals_explicit_masks():
+    """Masks from `_keras_mask` (Embedding mask_zero) act as the explicit attention mask."""
+    emb = tkeras.layers.Embedding(10, 5, mask_zero=True)
+    tokens = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])
+    x = emb(tokens)
+    keep = tokens != 0
+    plain = x.detach().clone()
+    for return_scores in (False, True):
+        mha = tkeras.layers.MultiHeadAttention(2, 3)
+        got = mha(x, x, return_attention_scores=return_scores)
+        want = mha(plain, plain, attention_mask=keep[:, :, None] & keep[:, None, :],
+                   return_attention_scores=return_scores)
+        for g, w in zip(tkeras.layers.layer.flatten(got), tkeras.layers.layer.flatten(want)):
+            np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), atol=1e-6)
+
+
+def test_flash_attention_restrictions():
+    with pytest.raises(ValueError, match="Dropout is not supported"):
+        tkeras.layers.MultiHeadAttention(2, 3, dropout=0.1, flash_attention=True)
+    mha = tkeras.layers.MultiHeadAttention(2, 3, flash_attention=True)
+    with pytest.raises(ValueError, match="Returning attention scores"):
+        mha(torch.tensor(Q), torch.tensor(V), return_attention_scores=True)

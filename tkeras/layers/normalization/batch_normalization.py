@@ -220,11 +220,11 @@ class BatchNormalization(Layer):
                 and torch.distributed.is_initialized())
 
     def _synced_moments(self, x, weights, axes):
-        from torch.distributed.nn import all_reduce
+        from torch.distributed import _functional_collectives as collectives
 
         stats = torch.stack([(x * weights).sum(dim=axes), (x.square() * weights).sum(dim=axes),
                              weights.sum(dim=axes)])
-        stats = all_reduce(stats)
+        stats = collectives.all_reduce(stats, "sum", torch.distributed.group.WORLD)
         count = stats[2] + _KERAS_EPSILON
         mean = stats[0] / count
         return mean, stats[1] / count - mean.square()
