@@ -104,7 +104,8 @@ for case in cases:
         outs = flat(call(xs, mode))
         outputs[f"{cid}/{mode}/n_out"] = len(outs)
         for i, o in enumerate(outs):
-            outputs[f"{cid}/{mode}/out{i}"] = o.detach().cpu().numpy()
+            o = o.detach().cpu()
+            outputs[f"{cid}/{mode}/out{i}"] = (o.float() if o.dtype == torch.bfloat16 else o).numpy()
         if case["grads"] and mode is False:
             loss = sum((o * torch.tensor(cot(tuple(o.shape)))).sum() for o in outs
                        if o.is_floating_point())
@@ -218,7 +219,8 @@ def check_case(case, ref):
         assert len(outs) == n_out, f"{cid}: {len(outs)} outputs vs Keras {n_out}"
         for i, o in enumerate(outs):
             expected = ref[f"{cid}/{mode}/out{i}"]
-            got = o.detach().cpu().numpy()
+            got = o.detach().cpu()
+            got = (got.float() if got.dtype == torch.bfloat16 else got).numpy()  # numpy has no bf16
             assert got.shape == expected.shape, f"{cid}: output {i} shape {got.shape} vs {expected.shape}"
             scale = max(1.0, float(np.abs(expected).max()) if expected.size else 1.0)
             np.testing.assert_allclose(got, expected, rtol=case.rtol, atol=case.atol * scale,

@@ -134,6 +134,14 @@ CASES = [
     LayerCase("mha_attention_axes_negative", MHA,
               {"num_heads": 1, "key_dim": 2, "attention_axes": -2, "output_shape": 3},
               [X4, X4], positional=True),
+    # Mixed precision: bfloat16 compute (~3 significant digits, hence the tolerance).
+    LayerCase("mha_mixed_bfloat16", MHA, {"num_heads": 2, "key_dim": 3, "dtype": "mixed_bfloat16"},
+              [Q, V], positional=True, input_masks=[None, V_MASK], atol=3e-2, rtol=3e-2),
+    LayerCase("mha_mixed_bfloat16_scores", MHA,
+              {"num_heads": 2, "key_dim": 3, "dtype": "mixed_bfloat16"}, [Q, V],
+              positional=True, call_kwargs=SCORES, atol=3e-2, rtol=3e-2),
+    LayerCase("att_mixed_bfloat16", "Attention", {"use_scale": True, "dtype": "mixed_bfloat16"},
+              [Q, V], input_masks=[Q_MASK, V_MASK], atol=3e-2, rtol=3e-2),
     # GroupQueryAttention.
     LayerCase("gqa", GQA, {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2},
               [Q, V], positional=True),
@@ -160,6 +168,9 @@ CASES = [
     LayerCase("gqa_sliding_window_gate", GQA,
               {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2,
                "sliding_window": 3, "use_gate": True}, [Q, Q], positional=True),
+    LayerCase("gqa_mixed_bfloat16", GQA,
+              {"head_dim": 3, "num_query_heads": 4, "num_key_value_heads": 2,
+               "dtype": "mixed_bfloat16"}, [Q, V], positional=True, atol=3e-2, rtol=3e-2),
     LayerCase("gqa_dropout_inference", GQA,
               {"head_dim": 3, "num_query_heads": 2, "num_key_value_heads": 2, "dropout": 0.5},
               [Q, V], positional=True),
@@ -244,3 +255,25 @@ def test_flash_attention_restrictions():
     mha = tkeras.layers.MultiHeadAttention(2, 3, flash_attention=True)
     with pytest.raises(ValueError, match="Returning attention scores"):
         mha(torch.tensor(Q), torch.tensor(V), return_attention_scores=True)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "float16"])
+def test_outputs_in_compute_dtype(policy):
+    """As in Keras, outputs (and scores) come out in the policy's compute dtype."""
+    dtype = torch.bfloat16 if policy == "mixed_bfloat16" else torch.float16
+    x = torch.tensor(Q)
+    layers = [
+        (tkeras.layers.MultiHeadAttention(2, 3, dtype=policy), (x, x)),
+        (tkeras.layers.GroupQueryAttention(3, 2, 1, dtype=policy), (x, x)),
+        (tkeras.layers.Attention(dtype=policy), ([x, x],)),
+        (tkeras.layers.AdditiveAttention(dtype=policy), ([x, x],)),
+        (tkeras.layers.EinsumDense("abc,cd->abd", [None, 3], dtype=policy), (x,)),
+    ]
+    for name in ("BatchNormalization", "LayerNormalization", "RMSNormalization",
+                 "UnitNormalization"):
+        layers.append((getattr(tkeras.layers, name)(dtype=policy), (x,)))
+    layers.append((tkeras.layers.GroupNormalization(groups=5, dtype=policy), (x,)))
+    for layer, args in layers:
+        kwargs = {"return_attention_scores": True} if "Attention" in type(layer).__name__ else {}
+        for out in tkeras.layers.layer.flatten(layer(*args, **kwargs)):
+            assert out.dtype == dtype, type(layer).__name__

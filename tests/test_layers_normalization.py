@@ -48,6 +48,14 @@ CASES = [
               check_updates=True),
     LayerCase("bn_renorm_no_clipping", "BatchNormalization", {"renorm": True}, X2,
               training=True, check_updates=True),
+    # Mixed precision: bfloat16 compute, float32 statistics (bfloat16 keeps ~3 significant
+    # digits, hence the tolerance).
+    LayerCase("bn_mixed_bfloat16", "BatchNormalization", {"dtype": "mixed_bfloat16"}, X3,
+              training=True, check_updates=True, atol=2e-2, rtol=2e-2),
+    LayerCase("ln_mixed_bfloat16", "LayerNormalization", {"dtype": "mixed_bfloat16"}, X3,
+              atol=2e-2, rtol=2e-2),
+    LayerCase("gn_float16", "GroupNormalization", {"groups": 3, "dtype": "float16"}, X4,
+              atol=5e-3, rtol=5e-3),
     # LayerNormalization: trailing axes (F.layer_norm), non-contiguous axes (moments path).
     LayerCase("ln_last", "LayerNormalization", {}, X3),
     LayerCase("ln_2d_eps", "LayerNormalization", {"epsilon": 1e-5}, X2),

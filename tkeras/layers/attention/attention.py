@@ -47,14 +47,20 @@ class Attention(Layer):
             trainable=True) if self.score_mode == "concat" else None
         self.built = True
 
+    def _weight(self, name, like):
+        """A weight (or None) read in the compute dtype, as Keras's autocast does."""
+        w = getattr(self, name)
+        return w if w is None or w.dtype == like.dtype else w.to(like.dtype)
+
     def _calculate_scores(self, query, key):
+        scale = self._weight("scale", query)
         if self.score_mode == "dot":
             scores = torch.matmul(query, key.transpose(-2, -1))
-            return scores * self.scale if self.scale is not None else scores
+            return scores * scale if scale is not None else scores
         q = query.unsqueeze(-2)
         k = key.unsqueeze(-3)
-        inner = self.scale * (q + k) if self.scale is not None else q + k
-        return self.concat_score_weight * torch.tanh(inner).sum(dim=-1)
+        inner = scale * (q + k) if scale is not None else q + k
+        return self._weight("concat_score_weight", query) * torch.tanh(inner).sum(dim=-1)
 
     def _calculate_score_mask(self, q_len, v_len, v_mask, use_causal_mask, device):
         """Boolean mask broadcastable to the scores, True where attention is allowed."""
@@ -83,7 +89,8 @@ class Attention(Layer):
             bias = None
             if scores_mask is not None:
                 bias = torch.where(scores_mask, 0.0, -_max_value(q.dtype)).to(q.dtype)
-            query = q * self.scale if self.scale is not None else q
+            scale = self._weight("scale", q)
+            query = q * scale if scale is not None else q
             output = F.scaled_dot_product_attention(query, k, v, attn_mask=bias,
                                                     dropout_p=dropout, scale=1.0)
             weights = None
@@ -165,7 +172,7 @@ class AdditiveAttention(Attention):
 
     def _calculate_scores(self, query, key):
         tanh = torch.tanh(query.unsqueeze(-2) + key.unsqueeze(-3))
-        return (self.scale * tanh if self.use_scale else tanh).sum(dim=-1)
+        return (self._weight("scale", query) * tanh if self.use_scale else tanh).sum(dim=-1)
 
     def get_config(self):
         config = super().get_config()

@@ -76,9 +76,12 @@ class EinsumDense(Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        x = torch.einsum(self.equation, inputs, self.kernel)
+        # Variables are read in the compute dtype (Keras's autocast under mixed precision).
+        kernel = self.kernel if self.kernel.dtype == inputs.dtype else self.kernel.to(
+            inputs.dtype)
+        x = torch.einsum(self.equation, inputs, kernel)
         if self.bias is not None:
-            x = x + self.bias
+            x = x + (self.bias if self.bias.dtype == x.dtype else self.bias.to(x.dtype))
         return self.activation(x) if self.activation is not activations.linear else x
 
     def compute_output_shape(self, input_shape):

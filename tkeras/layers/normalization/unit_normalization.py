@@ -28,7 +28,9 @@ class UnitNormalization(Layer):
 
     def call(self, inputs):
         square_sum = inputs.square().sum(dim=axes_tuple(self.axis), keepdim=True)
-        return inputs * torch.clamp(torch.rsqrt(square_sum), max=1e12)
+        # 1 / epsilon(1e-12); in float16 it rounds to inf in Keras, i.e. no cap.
+        cap = 1e12 if 1e12 <= torch.finfo(inputs.dtype).max else float("inf")
+        return inputs * torch.clamp(torch.rsqrt(square_sum), max=cap)
 
     def compute_output_shape(self, input_shape):
         check_axes_in_bounds(self.axis, input_shape)
