@@ -308,8 +308,9 @@ class Layer(nn.Module):
                     (name if k == owned_key else k, v) for k, v in params.items()
                 )
                 return
-        if type(value) is list and self.__dict__.get("_modules") is not None and not name.startswith(
-                "_"):
+        if (type(value) is list and self.__dict__.get("_modules") is not None
+                and not name.startswith("_")
+                and (not value or any(isinstance(v, nn.Module) for v in value))):
             mirror = nn.ModuleList([m for m in value if isinstance(m, nn.Module)])
             self._modules[name] = mirror
             object.__setattr__(self, name, _TrackedList(value, mirror))
@@ -359,7 +360,8 @@ class Layer(nn.Module):
         variable.constraint = constraints.get(constraint)
         variable.overwrite_with_gradient = overwrite_with_gradient
         key = var_name
-        while key in self._parameters or key in self.__dict__ or key in self._modules:
+        while (key in self._parameters or key in self.__dict__ or key in self._modules
+               or hasattr(type(self), key)):
             key = key + "_"
         self.register_parameter(key, variable)
         if trainable:
@@ -494,8 +496,14 @@ class Layer(nn.Module):
             for param in build_params:
                 arg = bound.get(param[: -len("_shape")])
                 shapes[param] = shape_of(arg) if arg is not None else None
-            self._build_shapes = {"shapes_dict": shapes}
             self.build(**shapes)
+            # As Keras: arguments that were not passed are dropped from the build config, and a
+            # single remaining shape is recorded as `input_shape`.
+            passed = {k: v for k, v in shapes.items() if v is not None}
+            if len(passed) == 1:
+                self._build_shapes = {"input_shape": next(iter(passed.values()))}
+            else:
+                self._build_shapes = {"shapes_dict": passed}
         self.built = True
 
     def build_from_config(self, config):
@@ -863,6 +871,7 @@ def _capture_auto_config(cls, args, kwargs):
         bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
     except TypeError:
         return None
+    bound.apply_defaults()  # as Keras 3: defaults are part of the automatic config
     config = {}
     for name, value in list(bound.arguments.items())[1:]:
         param = inspect.signature(cls.__init__).parameters[name]

@@ -66,7 +66,8 @@ class Model(Trainer, Layer):
     def reset_states(self):
         """Reset the states of every stateful layer (Keras 2 name; Keras 3: reset_state)."""
         for module in self.modules():
-            if not isinstance(module, Model) and callable(getattr(module, "reset_state", None)):
+            if (not isinstance(module, Model) and getattr(module, "stateful", False)
+                    and callable(getattr(module, "reset_state", None))):
                 module.reset_state()
 
     reset_state = reset_states

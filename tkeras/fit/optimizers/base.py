@@ -383,6 +383,11 @@ class Optimizer:
                 g = torch.as_tensor(np.asarray(g))
             if g.dtype != v.dtype or g.device != v.device:
                 g = g.to(device=v.device, dtype=v.dtype)
+            if g.stride() != v.stride():
+                # Gradients of weights used through permuted views (conv kernels in Keras's
+                # layout) come back with the view's strides; fused/foreach kernels need both
+                # tensors in the same memory layout.
+                g = torch.empty_like(v).copy_(g)
             kept_grads.append(g)
             kept_vars.append(v)
         if not kept_grads:
