@@ -105,7 +105,8 @@ for case in cases:
         outputs[f"{cid}/{mode}/n_out"] = len(outs)
         for i, o in enumerate(outs):
             o = o.detach().cpu()
-            outputs[f"{cid}/{mode}/out{i}"] = (o.float() if o.dtype == torch.bfloat16 else o).numpy()
+            o = o.float() if o.dtype == torch.bfloat16 else o  # numpy has no bfloat16
+            outputs[f"{cid}/{mode}/out{i}"] = o.numpy()
         if case["grads"] and mode is False:
             loss = sum((o * torch.tensor(cot(tuple(o.shape)))).sum() for o in outs
                        if o.is_floating_point())
@@ -220,7 +221,7 @@ def check_case(case, ref):
         for i, o in enumerate(outs):
             expected = ref[f"{cid}/{mode}/out{i}"]
             got = o.detach().cpu()
-            got = (got.float() if got.dtype == torch.bfloat16 else got).numpy()  # numpy has no bf16
+            got = (got.float() if got.dtype == torch.bfloat16 else got).numpy()  # no bf16 numpy
             assert got.shape == expected.shape, f"{cid}: output {i} shape {got.shape} vs {expected.shape}"
             scale = max(1.0, float(np.abs(expected).max()) if expected.size else 1.0)
             np.testing.assert_allclose(got, expected, rtol=case.rtol, atol=case.atol * scale,

@@ -16,6 +16,12 @@ X2 = rand(6, 4, low=-1.0, high=3.0)
 X3 = rand(2, 5, 3, low=-2.0, high=1.0)
 X4 = rand(2, 3, 4, 6, low=0.0, high=2.0)
 
+
+def _layer(class_name, **config):
+    """A wrapped layer's config (wrappers are built with from_config)."""
+    return {"module": "keras.layers", "class_name": class_name, "config": config}
+
+
 CASES = [
     # BatchNormalization: inference, training (batch stats + moving-stat update), options.
     LayerCase("bn_2d", "BatchNormalization", {}, X2, training=True, check_updates=True),
@@ -86,13 +92,15 @@ CASES = [
     LayerCase("unit_zero_rows", "UnitNormalization", {"axis": 1},
               np.concatenate([np.zeros((1, 4), np.float32), X2[:2]]), grads=False),
     # SpectralNormalization: inference, and training (power iteration overwrites the kernel).
-    LayerCase("spectral_dense", "SpectralNormalization",
-              {"layer": {"module": "keras.layers", "class_name": "Dense", "config": {"units": 3}}}, X2, training=True,
-              check_updates=True, from_config=True),
+    LayerCase("spectral_dense", "SpectralNormalization", {"layer": _layer("Dense", units=3)}, X2,
+              training=True, check_updates=True, from_config=True),
     LayerCase("spectral_dense_3_iterations", "SpectralNormalization",
-              {"layer": {"module": "keras.layers", "class_name": "Dense", "config": {"units": 5, "use_bias": False}},
-               "power_iterations": 3}, X3, training=True, check_updates=True,
-              from_config=True),
+              {"layer": _layer("Dense", units=5, use_bias=False), "power_iterations": 3}, X3,
+              training=True, check_updates=True, from_config=True),
+    LayerCase("spectral_conv2d", "SpectralNormalization",
+              {"layer": _layer("Conv2D", filters=3, kernel_size=2)}, X4, training=True,
+              check_updates=True, from_config=True),
+
 ]
 
 # torch.compile(fullgraph) costs ~1.5 s a case: checked on one case per layer and code path.
@@ -189,3 +197,20 @@ def test_symbolic_shapes_and_masks():
                   tkeras.layers.GroupNormalization(groups=1), tkeras.layers.UnitNormalization()):
         out = layer(masked)
         assert torch.equal(out._keras_mask, masked._keras_mask), type(layer).__name__
+
+
+def test_spectral_normalization_embedding():
+    """Wrapping an Embedding normalizes `embeddings`; repeated training calls drive the largest
+    singular value to 1. (Keras casts the output to the input dtype, i.e. to int for token
+    ids; tkeras keeps the float output.)"""
+    import tkeras
+
+    layer = tkeras.layers.SpectralNormalization(tkeras.layers.Embedding(7, 4))
+    ids = torch.tensor([[1, 2, 6], [0, 3, 3]])
+    out = layer(ids)
+    assert out.dtype == torch.float32 and layer.vector_u.shape == (1, 4)
+    assert [w.name for w in layer.weights] == ["embeddings", "vector_u"]
+    for _ in range(30):
+        layer(ids, training=True)
+    sigma = torch.linalg.matrix_norm(layer.kernel.detach(), ord=2)
+    np.testing.assert_allclose(float(sigma), 1.0, rtol=1e-4)

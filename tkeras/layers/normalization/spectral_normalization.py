@@ -8,6 +8,9 @@ to `(-1, out)` estimate sigma, and both `vector_u` and the kernel are OVERWRITTE
 (`kernel /= sigma`, no gradient through the normalization) before the wrapped layer runs; an
 all-zero kernel is left alone; in inference the wrapped layer runs unchanged. Config is the
 wrapper's (`layer` serialized, `power_iterations`).
+
+Deliberate difference: Keras casts the output to the input dtype, which turns an Embedding's
+output into integers for integer token ids; tkeras casts only floating inputs' outputs.
 """
 
 import torch
@@ -83,7 +86,7 @@ class SpectralNormalization(Layer):
                 self.vector_u.copy_(torch.where(keep, self.vector_u, new_u))
                 kernel.copy_(torch.where(keep, kernel, new_kernel))
         output = self.layer(inputs)
-        return output.to(inputs.dtype)
+        return output.to(inputs.dtype) if inputs.is_floating_point() else output
 
     def normalized_weights(self):
         """(new vector_u, kernel / sigma) from `power_iterations` power-iteration steps."""
