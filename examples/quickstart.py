@@ -25,7 +25,7 @@ x_test, y_test = images[1500:], labels[1500:]
 model = keras.Sequential([
     keras.Input(shape=(8, 8, 1)),
     layers.Conv2D(32, 3, padding="same", activation="relu"),
-    layers.BatchNormalization(),
+    layers.BatchNormalization(momentum=0.9),
     layers.MaxPooling2D(2),
     layers.Conv2D(64, 3, padding="same", activation="relu"),
     layers.GlobalAveragePooling2D(),
@@ -34,9 +34,9 @@ model = keras.Sequential([
 ], name="digits_cnn")
 model.summary()
 
-model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
+model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
               metrics=["accuracy"])
-history = model.fit(x_train, y_train, batch_size=64, epochs=8, validation_split=0.1,
+history = model.fit(x_train, y_train, batch_size=64, epochs=10, validation_split=0.1,
                     callbacks=[keras.callbacks.EarlyStopping(patience=3,
                                                              restore_best_weights=True)])
 
