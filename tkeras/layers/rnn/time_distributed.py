@@ -11,21 +11,19 @@ import inspect
 
 import torch
 
-from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import keras_export
-from tkeras.core.registry import serialize_keras_object
+from tkeras.layers.core.wrapper import Wrapper
 from tkeras.layers.layer import Layer
 from tkeras.layers.rnn.rnn import build_child
 
 
 @keras_export("keras.layers.TimeDistributed")
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError("Please initialize `TimeDistributed` layer with a "
                              f"`keras.layers.Layer` instance. Received: {layer}")
-        super().__init__(**kwargs)
-        self.layer = layer
+        super().__init__(layer, **kwargs)
         self.supports_masking = True
         params = inspect.signature(layer.call).parameters
         self._layer_has_training = "training" in params
@@ -74,13 +72,3 @@ class TimeDistributed(Layer):
         y = self.layer.call(inputs.reshape((batch * steps,) + inputs.shape[2:]),
                             **self._child_kwargs(training, folded_mask))
         return y.reshape((batch, steps) + y.shape[1:])
-
-    def get_config(self):
-        return {**super().get_config(), "layer": serialize_keras_object(self.layer)}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        layer = deserialize_keras_object(config.pop("layer"), custom_objects=custom_objects,
-                                         printable_module_name="layers")
-        return cls(layer, **config)
