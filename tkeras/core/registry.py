@@ -6,7 +6,6 @@ config is ever imported or looked up as a Python attribute path, so a config can
 run code that is not a registered modelling class.
 """
 
-import base64
 import inspect
 import re
 import threading
@@ -217,7 +216,7 @@ def serialize_keras_object(obj):
     if isinstance(obj, types.FunctionType) and obj.__name__ == "<lambda>":
         return {
             "class_name": "__lambda__",
-            "config": {"value": _func_dump(obj)},
+            "config": {"value": list(func_dump(obj))},
         }
     if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
         # Keras 3 always writes module "builtins" for functions.
@@ -276,13 +275,15 @@ def _is_torch_dtype(obj):
     return isinstance(obj, torch.dtype)
 
 
-def _func_dump(func):
-    """Encode a lambda as Keras does (base64 marshal), so real Keras can load it with
-    safe_mode=False. tkeras never loads such bytecode."""
+def func_dump(func):
+    """Keras's `func_dump`: (base64 marshalled code, defaults, closure), written so real Keras
+    can load the lambda with safe_mode=False. tkeras itself never loads such bytecode."""
+    import codecs
     import marshal
 
-    raw = marshal.dumps(func.__code__)
-    return base64.b64encode(raw).decode("ascii")
+    code = codecs.encode(marshal.dumps(func.__code__), "base64").decode("ascii")
+    closure = tuple(c.cell_contents for c in func.__closure__) if func.__closure__ else None
+    return code, func.__defaults__, closure
 
 
 # ----------------------------------------------------------------------------- deserialize

@@ -10,12 +10,11 @@ Deliberate difference: tkeras never loads `__lambda__` bytecode, whatever `safe_
 register the function (`@tkeras.saving.register_keras_serializable()`) instead.
 """
 
-import codecs
 import inspect
-import marshal
 import types
 
 from tkeras.core.registry import deserialize_keras_object
+from tkeras.core.registry import func_dump
 from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
 from tkeras.layers.layer import Layer
@@ -45,10 +44,9 @@ def _arg_names(fn):
 def serialize_function(fn):
     """Keras's Lambda format for a function: `__lambda__` bytecode or a named function."""
     if isinstance(fn, types.LambdaType) and fn.__name__ == "<lambda>":
-        code = codecs.encode(marshal.dumps(fn.__code__), "base64").decode("ascii")
-        closure = tuple(c.cell_contents for c in fn.__closure__) if fn.__closure__ else None
+        code, defaults, closure = func_dump(fn)
         return {"class_name": "__lambda__",
-                "config": {"code": code, "defaults": fn.__defaults__, "closure": closure}}
+                "config": {"code": code, "defaults": defaults, "closure": closure}}
     if callable(fn):
         return serialize_keras_object(fn)
     raise ValueError(f"Invalid input type for serialization. Received: {fn} of type {type(fn)}.")
