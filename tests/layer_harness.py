@@ -165,9 +165,14 @@ def _call(layer, case, xs, training):
 
 
 def _strip_name(config):
-    config = dict(config)
-    config.pop("name", None)
-    return config
+    """A config without layer names (top level and wrapped layers): names depend on how many
+    layers of a class each process created before."""
+    if isinstance(config, list):
+        return [_strip_name(c) for c in config]
+    if not isinstance(config, dict):
+        return config
+    is_layer_config = "trainable" in config
+    return {k: _strip_name(v) for k, v in config.items() if not (k == "name" and is_layer_config)}
 
 
 def check_case(case, ref):

@@ -13,14 +13,8 @@ import torch
 
 import tkeras
 import tkeras.layers
-from tkeras.layers.core.einsum_dense import EinsumDense
 from keras_oracle import requires_keras
 from layer_harness import LayerCase, parametrize_cases, rand
-
-# The harness looks layers up on `tkeras.layers`; tkeras.layers.core exports EinsumDense once its
-# owner adds it to `__all__`, until then it is made visible here.
-if not hasattr(tkeras.layers, "EinsumDense"):
-    tkeras.layers.EinsumDense = EinsumDense
 
 Q = rand(2, 4, 5, seed=1)
 V = rand(2, 6, 5, seed=2)

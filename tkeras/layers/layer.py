@@ -38,7 +38,6 @@ class _CallState:
     training = None
     depth = 0
     losses_dirty = False
-    masks_seen = False
 
 
 CALL_STATE = _CallState()
@@ -307,6 +306,7 @@ class Layer(nn.Module):
                 self._parameters = type(params)(
                     (name if k == owned_key else k, v) for k, v in params.items()
                 )
+                self.__dict__.pop(name, None)  # e.g. `self.gamma = None` set in __init__
                 return
         if (type(value) is list and self.__dict__.get("_modules") is not None
                 and not name.startswith("_")
@@ -573,19 +573,14 @@ class Layer(nn.Module):
         if info["training"]:
             kwargs["training"] = training
 
-        # Resolve `mask` from the inputs' `_keras_mask` (only once masks exist at all).
-        masks_on = state.masks_seen and args and (
-            info["mask"] or self.supports_masking or info["computes_mask"])
+        # Resolve `mask` from the inputs' `_keras_mask`.
         previous_mask = None
-        if masks_on:
+        if args and (info["mask"] or self.supports_masking or info["computes_mask"]):
             previous_mask = kwargs.get("mask") if info["mask"] else None
             if previous_mask is None:
                 previous_mask = _collect_mask(args[0])
                 if previous_mask is not None and info["mask"]:
                     kwargs["mask"] = previous_mask
-        elif info["mask"] and kwargs.get("mask") is not None:
-            state.masks_seen = True
-            previous_mask = kwargs["mask"]
 
         if propagate:
             state.training = training
@@ -609,7 +604,6 @@ class Layer(nn.Module):
         if args and (info["computes_mask"] or (self.supports_masking and previous_mask is not None)):
             out_mask = self.compute_mask(args[0], previous_mask)
             if out_mask is not None:
-                state.masks_seen = True
                 _attach_mask(outputs, out_mask)
         return outputs
 
@@ -819,11 +813,11 @@ def _collect_mask(x):
 
 
 def _attach_mask(outputs, mask):
-    CALL_STATE.masks_seen = True
     if isinstance(outputs, torch.Tensor):
         outputs._keras_mask = mask
     elif isinstance(outputs, (list, tuple)):
-        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outputs)
+        # A single mask belongs to the first output (e.g. not to attention scores or states).
+        masks = mask if isinstance(mask, (list, tuple)) else [mask]
         for out, m in zip(outputs, masks):
             if isinstance(out, torch.Tensor) and m is not None:
                 out._keras_mask = m

@@ -1,4 +1,5 @@
 from tkeras.layers.core.dense import Dense
+from tkeras.layers.core.einsum_dense import EinsumDense
 from tkeras.layers.core.embedding import Embedding
 from tkeras.layers.core.identity import Identity
 from tkeras.layers.core.lambda_layer import Lambda
@@ -9,6 +10,6 @@ from tkeras.layers.core.wrapper import Wrapper
 from tkeras.layers.input_layer import Input
 from tkeras.layers.input_layer import InputLayer
 
-__all__ = ["Dense", "Embedding", "Input", "InputLayer"]
+__all__ = ["Dense", "EinsumDense", "Embedding", "Input", "InputLayer"]
 __all__ += ["Identity", "Lambda", "Masking", "ReversibleEmbedding", "TorchModuleWrapper",
             "Wrapper"]
