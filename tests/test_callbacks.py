@@ -100,8 +100,6 @@ def _model():
     return model
 
 
-@pytest.mark.xfail(reason="Dense does not yet promote int64 inputs as Keras's matmul does "
-                   "(the FAQ feeds np.arange)", raises=AssertionError)
 def test_backup_and_restore_faq(tmp_path):
     """Keras FAQ: an interrupted fit resumes at the epoch where it stopped."""
 

@@ -452,13 +452,9 @@ def test_lightning_adapter_trains_compiled_model():
     assert model.evaluate(X, Y_REG[:, :1], verbose=0) < before
 
 
-INT_INPUTS = pytest.mark.xfail(reason="Dense does not yet promote int64 inputs as Keras's "
-                               "matmul does (the FAQ feeds np.arange)", raises=RuntimeError)
-
-
 @pytest.mark.parametrize("name", ["faq_early_stopping", "faq_gan_freezing",
                                   "faq_batchnorm_finetuning", "faq_stateful_lstm",
-                                  pytest.param("faq_backup_and_restore", marks=INT_INPUTS)])
+                                  "faq_backup_and_restore"])
 def test_faq_examples_run(name, tmp_path, capsys):
     """The FAQ training examples shipped in examples/ run as they are."""
     import importlib.util

@@ -54,6 +54,8 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs, training=None):
+        if not inputs.is_floating_point():
+            inputs = inputs.to(self.kernel.dtype)  # Keras's matmul promotes ints to float
         # F.linear wants (out, in): the transposed view costs nothing and keeps Keras's layout.
         x = F.linear(inputs, self.kernel.t(), self.bias)
         return self.activation(x) if self.activation is not activations.linear else x
