@@ -361,9 +361,6 @@ def functional_from_config(cls, config, custom_objects=None):
 
     def process_layer(layer_data):
         layer_name = layer_data["name"]
-        if "module" not in layer_data and layer_data.get("class_name") in (
-                "Functional", "Model", "Sequential"):
-            layer_data = dict(layer_data)
         layer = deserialize_keras_object(layer_data, custom_objects=custom_objects,
                                          printable_module_name="layers")
         if isinstance(layer, Functional) or type(layer).__name__ == "Sequential":
