@@ -381,3 +381,52 @@ def test_checkpoints_hold_whole_weights(kind, tmp_path):
         theirs = {v.path.split("/", 1)[1]: v.numpy() for v in reference.optimizer.variables}
         assert ours.keys() == theirs.keys()
         assert _max_diff(ours, theirs) < TOL
+
+
+# ----------------------------------------------------------------------------- escape hatch
+def _lightning_strategy_body():
+    from lightning.fabric.strategies import DDPStrategy
+
+    D.set_distribution(D.LightningStrategy(DDPStrategy(process_group_backend="gloo"),
+                                           accelerator="cpu", devices=2))
+    x, y = common.data()
+    model = common.mlp(seed=runtime.process_id())
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return {"weights": {k: v.tolist() for k, v in _weights(model).items()},
+            "strategy": type(runtime.fabric().strategy).__name__,
+            "backend": torch.distributed.get_backend()}
+
+
+def test_lightning_strategy_escape_hatch():
+    x, y = common.data()
+    reference, _ = _reference_mlp("sgd", x, y, batch_size=16, epochs=2, shuffle=False)
+    out = fork_run(_lightning_strategy_body, 2)
+    assert out[0]["weights"] == out[1]["weights"]
+    assert out[0]["strategy"] == "DDPStrategy" and out[0]["backend"] == "gloo"
+    assert _max_diff(out[0]["weights"], _weights(reference)) < TOL
+
+
+def _initialize_body():
+    # Keras's multi-host start-up: one process per "host", process 0 the coordinator
+    rank = int(os.environ["RANK"])
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "NODE_RANK"):
+        del os.environ[name]
+    D.initialize(job_addresses=f"127.0.0.1:{os.environ['MASTER_PORT']},127.0.0.1:1",
+                 num_processes=2, process_id=rank)
+    devices = D.list_devices()
+    D.set_distribution(D.DataParallel())
+    x, y = common.data()
+    model = common.mlp(seed=rank)
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    return {"devices": devices, "rank": torch.distributed.get_rank(),
+            "weights": {k: v.tolist() for k, v in _weights(model).items()}}
+
+
+def test_keras_initialize_multi_host():
+    x, y = common.data()
+    reference, _ = _reference_mlp("sgd", x, y, batch_size=16, epochs=1, shuffle=False)
+    out = fork_run(_initialize_body, 2)
+    assert [r["rank"] for r in out] == [0, 1]
+    assert out[0]["devices"] == ["cpu:0", "cpu:1"]
+    assert out[0]["weights"] == out[1]["weights"]
+    assert _max_diff(out[0]["weights"], _weights(reference)) < TOL

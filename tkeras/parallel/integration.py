@@ -39,10 +39,12 @@ def active():
 def fabric_factory(model, precision):
     """`set_fabric_factory` hook: this run's Fabric, all-reducing over the data-parallel group."""
     fabric = runtime.fabric()
+    if _SETUP["single"]:
+        return runtime.FabricView(fabric, data_world_size=1)
     dm = sharding._distributed(model)
     if model.built and dm is None and active() is not None:
         dm = sharding.distribute_model(model, active())
-    if dm is None or _SETUP["single"]:
+    if dm is None:
         return runtime.FabricView(fabric, data_world_size=1)
     return runtime.FabricView(fabric, dm.data_group, dm.data_size)
 
@@ -63,13 +65,14 @@ def _setup_device(original, self):
         xla.distribute_model(self, xla_active())
         self._fabric = xla.DeviceView(xla.device())
         if self._loss_tracker is not None:
-            self._loss_tracker.to(self._fabric.device)
+            xla.move_metric(self._loss_tracker, self._fabric.device)
         return self._fabric.device
     return _setup_device_multiprocess(original, self)
 
 
 def _setup_device_multiprocess(original, self):
-    """The fit loop's own device setup, then the multi-process Fabric view for metric syncing.
+    """The fit loop's own device setup (moving the model to this process's device), then the
+    model's distribution and the multi-process Fabric view used for metric syncing.
 
     (The fit loop refuses a Fabric with `world_size > 1` when it is not distribution-aware, so
     its setup runs with a one-process view.)"""
@@ -100,6 +103,13 @@ def _first_sample(x):
     return None
 
 
+def _split(dm):
+    """`(shard, shards)` the data is split into (`(0, 1)` with `auto_shard_dataset=False`)."""
+    if not dm.distribution.auto_shard_dataset:
+        return 0, 1
+    return dm.data_rank, dm.data_size
+
+
 def _needs_equal_steps(dm):
     return any(p.batch_dim is not None for p in dm.plans.values())
 
@@ -114,19 +124,19 @@ def _fit(original, self, x=None, y=None, batch_size=None, epochs=1, verbose="aut
         (x, y, sample_weight), validation_data = data_utils.train_validation_split(
             (x, y, sample_weight), validation_split=validation_split)
         validation_split = 0.0
+    shard, shards = _split(dm)
     arrays = data_utils.is_array_data(x) or isinstance(x, torch.utils.data.Dataset)
-    x, y, sample_weight = dist_data.shard_inputs(x, y, sample_weight, dm.data_rank,
-                                                 dm.data_size, pad=True)
+    x, y, sample_weight = dist_data.shard_inputs(x, y, sample_weight, shard, shards, pad=True)
     if arrays:
-        batch_size = dist_data.local_batch_size(batch_size, dm.data_size)
+        batch_size = dist_data.local_batch_size(batch_size, shards)
     if validation_data is not None:
         vx, vy, vsw = data_utils.unpack_x_y_sample_weight(validation_data)
         varrays = data_utils.is_array_data(vx) or isinstance(vx, torch.utils.data.Dataset)
-        validation_data = dist_data.shard_inputs(vx, vy, vsw, dm.data_rank, dm.data_size,
+        validation_data = dist_data.shard_inputs(vx, vy, vsw, shard, shards,
                                                  pad=_needs_equal_steps(dm))
-        if varrays and (validation_batch_size or batch_size):
+        if varrays:
             validation_batch_size = dist_data.local_batch_size(
-                validation_batch_size or batch_size * dm.data_size, dm.data_size)
+                validation_batch_size or batch_size * shards, shards)
     callbacks = dist_callbacks.wrap_callbacks(callbacks, self, verbose)
     return original(self, x, y, batch_size=batch_size, epochs=epochs,
                     verbose=verbose if runtime.is_chief() else 0, callbacks=callbacks,
@@ -141,11 +151,12 @@ def _fit(original, self, x=None, y=None, batch_size=None, epochs=1, verbose="aut
 def _evaluate(original, self, x=None, y=None, batch_size=None, verbose="auto",
               sample_weight=None, steps=None, callbacks=None, return_dict=False, **kwargs):
     dm = prepare_model(self, x)
+    shard, shards = _split(dm)
     arrays = data_utils.is_array_data(x) or isinstance(x, torch.utils.data.Dataset)
-    x, y, sample_weight = dist_data.shard_inputs(x, y, sample_weight, dm.data_rank,
-                                                 dm.data_size, pad=_needs_equal_steps(dm))
+    x, y, sample_weight = dist_data.shard_inputs(x, y, sample_weight, shard, shards,
+                                                 pad=_needs_equal_steps(dm))
     if arrays:
-        batch_size = dist_data.local_batch_size(batch_size, dm.data_size)
+        batch_size = dist_data.local_batch_size(batch_size, shards)
     callbacks = dist_callbacks.wrap_callbacks(callbacks, self, verbose)
     return original(self, x, y, batch_size=batch_size,
                     verbose=verbose if runtime.is_chief() else 0, sample_weight=sample_weight,

@@ -133,8 +133,9 @@ def initialize(job_addresses=None, num_processes=None, process_id=None):
     if process_id is None and "KERAS_DISTRIBUTION_PROCESS_ID" in env:
         process_id = int(env["KERAS_DISTRIBUTION_PROCESS_ID"])
     if job_addresses:
-        host, _, port = job_addresses.split(",")[0].strip().rpartition(":")
-        env["MASTER_ADDR"], env["MASTER_PORT"] = host or port, port if host else "29500"
+        coordinator = job_addresses.split(",")[0].strip()
+        host, port = coordinator.rsplit(":", 1) if ":" in coordinator else (coordinator, "29500")
+        env["MASTER_ADDR"], env["MASTER_PORT"] = host, port
     if num_processes is not None:
         if process_id is None:
             raise ValueError("`process_id` is required with `num_processes`.")

@@ -216,8 +216,6 @@ class DistributedModel:
     """The distribution applied to one model: variable plans, layer hooks, gradient hooks."""
 
     def __init__(self, model, distribution):
-        from tkeras.parallel.spec import FullyShardedDataParallel
-
         if not model.built:
             raise ValueError("Build the model (call it on data, or give it an `Input`) before "
                              "distributing it.")
@@ -237,7 +235,6 @@ class DistributedModel:
         self.data_group = self.batch_mesh.get_group() if self.data_size > 1 else None
         self.averager = GradientAverager(self.data_group, self.data_size) if (
             self.data_size > 1) else None
-        self._fsdp = isinstance(distribution, FullyShardedDataParallel)
         self._handles = []
         self._full = False
         self._broadcast_from_rank0()
@@ -246,8 +243,7 @@ class DistributedModel:
             self.plans[id(v)] = self._plan(v)
         self._shard_variables()
         self._install_hooks()
-        self._buffers = [v for v in model.weights
-                         if not v.requires_grad and v.is_floating_point()]
+        self._buffers = [v for v in model.weights if not v.trainable and v.is_floating_point()]
 
     # -- plans
     def _plan(self, variable):
@@ -313,20 +309,29 @@ class DistributedModel:
                     continue
                 if needs_view or plan.batch_dim is not None:
                     owners.setdefault(module, []).append((key, plan))
-                if plan.batch_dim is None and self.averager is not None and p.requires_grad:
-                    if not getattr(p, "_tkeras_grad_hooked", False):
-                        self._handles.append(p.register_hook(self.averager.hook))
-                        p._tkeras_grad_hooked = True
         for module, entries in owners.items():
             self._handles.append(module.register_forward_pre_hook(_ViewIn(entries)))
             self._handles.append(module.register_forward_hook(_ViewOut(entries),
                                                               always_call=True))
+        self._averaged = [p.variable for p in self.plans.values()
+                          if p.batch_dim is None and p.variable.is_floating_point()
+                          ] if self.averager is not None else []
+        self._hooked = set()
         self._handles.append(self.model.register_forward_pre_hook(self._model_in,
                                                                   with_kwargs=True))
         self._handles.append(self.model.register_forward_hook(self._model_out,
                                                               always_call=True))
 
+    def _hook_gradients(self):
+        """Average the gradients of replicated variables (hooked once they require grad)."""
+        for v in self._averaged:
+            if v.requires_grad and id(v) not in self._hooked:
+                self._handles.append(v.register_hook(self.averager.hook))
+                self._hooked.add(id(v))
+
     def _model_in(self, model, args, kwargs):
+        if torch.is_grad_enabled():
+            self._hook_gradients()
         if model.training and self._buffers and self.data_size > 1:
             with torch.no_grad():
                 for b in self._buffers:
@@ -361,14 +366,6 @@ class DistributedModel:
         if context is not None:
             context.close()
         return _map_tensors(lambda t: t.full_tensor() if isinstance(t, DTensor) else t, output)
-
-    def remove(self):
-        for h in self._handles:
-            h.remove()
-        for v in self.model.weights:
-            if getattr(v, "_tkeras_grad_hooked", False):
-                v._tkeras_grad_hooked = False
-        self._handles = []
 
     # -- whole values
     @contextlib.contextmanager

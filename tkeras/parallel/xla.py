@@ -31,13 +31,11 @@ def device():
 
 
 @torch.no_grad()
-def move_model(model, target):
-    """Move every variable (model and optimizer) to `target`, keeping each Python object."""
+def move_variables(variables, target):
+    """Move Keras variables to `target`, each keeping its Python object (and Keras metadata)."""
     from tkeras.core.variables import KerasVariable
 
     target = torch.device(target)
-    optimizer = getattr(model, "optimizer", None)
-    variables = list(model.weights) + list(getattr(optimizer, "variables", []) or [])
     for v in variables:
         if v.device == target:
             continue
@@ -46,9 +44,22 @@ def move_model(model, target):
         for key, value in v._keras_meta().items():
             setattr(moved, key, value)
         torch.utils.swap_tensors(v, moved)
+
+
+def move_model(model, target):
+    """Move the model's and its optimizer's variables to `target`."""
+    optimizer = getattr(model, "optimizer", None)
+    move_variables(list(model.weights) + list(getattr(optimizer, "variables", []) or []), target)
     if optimizer is not None and hasattr(optimizer, "_plain_slots"):
-        optimizer._device = target
+        optimizer._device = torch.device(target)
         optimizer._plain_slots = {}
+
+
+def move_metric(metric, target):
+    """Move a metric's state to `target` (its own `to()` assigns `.data`, which XLA refuses)."""
+    move_variables(metric.variables, target)
+    for m in [metric] + list(getattr(metric, "_metrics", [])):
+        m._device = torch.device(target)
 
 
 class SPMDModel:
