@@ -27,6 +27,7 @@ from tkeras.core import regularizers
 from tkeras.core.registry import keras_export
 from tkeras.layers.layer import InputSpec
 from tkeras.layers.layer import Layer
+from tkeras.layers.normalization.layer_normalization import cast_like
 
 _KERAS_EPSILON = 1e-7  # backend.epsilon() in Keras's masked moments
 
@@ -162,9 +163,9 @@ class BatchNormalization(Layer):
         xc = x if axis == 1 or x.dim() < 2 else x.movedim(axis, 1)
         if xc.dim() < 2:
             xc = xc.unsqueeze(0)
-        out = F.batch_norm(xc, _cast(mean, x), _cast(var, x), _cast(self.gamma, x),
-                           _cast(self.beta, x), training=training, momentum=1.0,
-                           eps=self.epsilon)
+        out = F.batch_norm(xc, cast_like(mean, x), cast_like(var, x),
+                           cast_like(self.gamma, x), cast_like(self.beta, x), training=training,
+                           momentum=1.0, eps=self.epsilon)
         if x.dim() < 2:
             return out.squeeze(0)
         return out if axis == 1 else out.movedim(1, axis)
@@ -174,18 +175,18 @@ class BatchNormalization(Layer):
         if n < 2:
             # torch refuses one value per channel; Keras gives variance 0.
             return self._explicit_train(x, None)
-        channels = x.shape[self.axis]
-        batch_mean = torch.zeros(channels, dtype=x.dtype, device=x.device)
-        batch_var = torch.zeros(channels, dtype=x.dtype, device=x.device)
-        # momentum=1: the scratch "running" buffers receive exactly the batch statistics.
-        outputs = self._fused(x, batch_mean, batch_var, training=True)
-        self._update_moving(batch_mean, batch_var * ((n - 1) / n))
+        mean, var = torch.zeros(2, x.shape[self.axis], dtype=x.dtype, device=x.device).unbind()
+        # momentum=1: the scratch "running" buffers receive exactly the batch statistics
+        # (torch stores the unbiased variance; Keras's moving variance takes the biased one).
+        outputs = self._fused(x, mean, var, training=True)
+        self._update_moving(mean, var, variance_scale=(n - 1) / n)
         return outputs
 
     def _explicit_train(self, x, mask):
         mean, variance = self._moments(x, mask)
         self._update_moving(mean.detach(), variance.detach())
-        return self._normalize(x, mean, variance, _cast(self.gamma, x), _cast(self.beta, x))
+        return self._normalize(x, mean, variance, cast_like(self.gamma, x),
+                               cast_like(self.beta, x))
 
     def _normalize(self, x, mean, variance, gamma, beta):
         """Keras's `ops.batch_normalization`: `(x - mean) * (rsqrt(var + eps) * gamma) + beta`."""
@@ -229,11 +230,14 @@ class BatchNormalization(Layer):
         mean = stats[0] / count
         return mean, stats[1] / count - mean.square()
 
-    def _update_moving(self, mean, variance):
+    def _update_moving(self, mean, variance, variance_scale=1.0):
+        """`moving = moving * momentum + batch * (1 - momentum)`, in place (one `lerp_` each)."""
+        weight = 1.0 - self.momentum
         with torch.no_grad():
-            m = self.momentum
-            self.moving_mean.copy_(self.moving_mean * m + mean * (1.0 - m))
-            self.moving_variance.copy_(self.moving_variance * m + variance * (1.0 - m))
+            self.moving_mean.lerp_(mean.to(self.moving_mean.dtype), weight)
+            if variance_scale != 1.0:
+                variance = variance * variance_scale
+            self.moving_variance.lerp_(variance.to(self.moving_variance.dtype), weight)
 
     def _renorm_train(self, x, mask):
         mean, variance = self._moments(x, mask)
@@ -252,7 +256,7 @@ class BatchNormalization(Layer):
         if clipping.get("dmax") is not None:
             d = torch.clamp(d, -clipping["dmax"], clipping["dmax"])
         r, d = r.detach(), d.detach()
-        gamma, beta = _cast(self.gamma, x), _cast(self.beta, x)
+        gamma, beta = cast_like(self.gamma, x), cast_like(self.beta, x)
         eff_gamma = r * gamma if gamma is not None else r
         eff_beta = d * gamma if gamma is not None else d
         if beta is not None:
@@ -294,6 +298,3 @@ class BatchNormalization(Layer):
         }
         return {**super().get_config(), **config}
 
-
-def _cast(weight, x):
-    return None if weight is None else weight.to(x.dtype)

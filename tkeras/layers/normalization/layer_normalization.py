@@ -41,6 +41,13 @@ def is_trailing(axes, ndim):
     return sorted(a % ndim for a in axes) == list(range(ndim - len(axes), ndim))
 
 
+def cast_like(weight, x):
+    """`weight` in `x`'s dtype (no op call when it already is)."""
+    if weight is None or weight.dtype == x.dtype:
+        return weight
+    return weight.to(x.dtype)
+
+
 def broadcast_shape(axes, shape):
     out = [1] * len(shape)
     for a in axes:
@@ -107,8 +114,7 @@ class LayerNormalization(Layer):
     def call(self, inputs):
         dtype = inputs.dtype
         x = inputs if dtype in (torch.float32, torch.float64) else inputs.float()
-        gamma = None if self.gamma is None else self.gamma.to(x.dtype)
-        beta = None if self.beta is None else self.beta.to(x.dtype)
+        gamma, beta = cast_like(self.gamma, x), cast_like(self.beta, x)
         axes = tuple(self.axis)
         bshape = broadcast_shape(axes, x.shape)
         trailing = is_trailing(axes, x.dim())

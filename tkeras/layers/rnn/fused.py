@@ -25,14 +25,20 @@ def lstm_params(kernel, recurrent_kernel, bias):
     return [kernel.t(), recurrent_kernel.t(), bias, torch.zeros_like(bias)]
 
 
+def _gru_gates(weight, units):
+    """Keras's z, r, h column blocks of `weight` as torch's r, z, n row blocks (one copy, in
+    the contiguous `(3 * units, rows)` layout the kernel wants)."""
+    blocks = (weight[..., units:2 * units], weight[..., :units], weight[..., 2 * units:])
+    if weight.dim() == 1:
+        return torch.cat(blocks)
+    return torch.cat([b.t() for b in blocks])
+
+
 def gru_params(kernel, recurrent_kernel, bias):
     units = recurrent_kernel.shape[0]
-    perm = torch.cat([torch.arange(units, 2 * units), torch.arange(0, units),
-                      torch.arange(2 * units, 3 * units)]).to(kernel.device)
-    params = [kernel.index_select(1, perm).t(), recurrent_kernel.index_select(1, perm).t()]
+    params = [_gru_gates(kernel, units), _gru_gates(recurrent_kernel, units)]
     if bias is not None:
-        bias = bias.index_select(1, perm)
-        params += [bias[0], bias[1]]
+        params += [_gru_gates(bias[0], units), _gru_gates(bias[1], units)]
     return params
 
 
