@@ -430,3 +430,38 @@ def test_keras_initialize_multi_host():
     assert out[0]["devices"] == ["cpu:0", "cpu:1"]
     assert out[0]["weights"] == out[1]["weights"]
     assert _max_diff(out[0]["weights"], _weights(reference)) < TOL
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise RuntimeError("interrupted")
+
+
+def _backup_body(kind, tmp):
+    D.set_distribution(_distribution(kind))
+    x, y = common.data()
+    model = common.mlp(seed=runtime.process_id(), optimizer="adam")
+    backup = keras.callbacks.BackupAndRestore(os.path.join(tmp, "backup"))
+    try:
+        model.fit(x, y, batch_size=16, epochs=4, shuffle=False, verbose=0,
+                  callbacks=[backup, _Interrupt()])
+    except RuntimeError:
+        pass
+    # a new process group member would start from scratch: a fresh model resumes from the file
+    model = common.mlp(seed=runtime.process_id() + 10, optimizer="adam")
+    history = model.fit(x, y, batch_size=16, epochs=4, shuffle=False, verbose=0,
+                        callbacks=[keras.callbacks.BackupAndRestore(os.path.join(tmp, "backup"))])
+    return {"full": {k: v.tolist() for k, v in D.gather_full_state(model).items()},
+            "epochs": len(history.history["loss"])}
+
+
+@pytest.mark.parametrize("kind", ["dp", "fsdp"])
+def test_backup_and_restore_resumes(kind, tmp_path):
+    x, y = common.data()
+    reference = common.mlp(optimizer="adam")
+    reference.fit(x, y, batch_size=16, epochs=4, shuffle=False, verbose=0)
+    out = fork_run(_backup_body, 2, (kind, str(tmp_path)))
+    assert [r["epochs"] for r in out] == [2, 2]  # resumed at epoch 3 of 4
+    for result in out:
+        assert _max_diff(result["full"], _weights(reference)) < TOL

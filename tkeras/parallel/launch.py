@@ -3,7 +3,7 @@
 Each child gets the variables a launcher would set (`MASTER_ADDR`, `MASTER_PORT`, `RANK`,
 `LOCAL_RANK`, `NODE_RANK`, `WORLD_SIZE`), so a `set_distribution(...)` inside the function joins
 the run instead of launching one. Forking skips re-importing torch/lightning in every process
-(sub-second start instead of ~10 s). Not for CUDA (a forked child cannot use CUDA initialized in
+(sub-second start instead of ~10 s). Children run with one intra-op thread. Not for CUDA (a forked child cannot use CUDA initialized in
 the parent): use torchrun or the plain-python launch there.
 """
 
@@ -24,8 +24,11 @@ def free_port():
 
 
 def _child(fn, args, rank, world, port, queue):
+    # One intra-op thread: a forked child must not use an OpenMP pool the parent has started
+    # (it can deadlock); OMP_NUM_THREADS also stops Lightning from raising the thread count.
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      LOCAL_RANK=str(rank), NODE_RANK="0", WORLD_SIZE=str(world))
+                      LOCAL_RANK=str(rank), NODE_RANK="0", WORLD_SIZE=str(world),
+                      OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
     try:
         queue.put((rank, True, fn(*args)))
