@@ -16,6 +16,7 @@ from tkeras import activations  # noqa: E402
 from tkeras import callbacks  # noqa: E402
 from tkeras import config  # noqa: E402
 from tkeras import constraints  # noqa: E402
+from tkeras import distribution  # noqa: E402
 from tkeras import initializers  # noqa: E402
 from tkeras import layers  # noqa: E402
 from tkeras import losses  # noqa: E402
