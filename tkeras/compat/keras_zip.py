@@ -172,6 +172,10 @@ class _Window(io.RawIOBase):
         self._start = start
         self._size = size
         self._pos = 0
+        try:  # positional reads: one system call per read, no shared file position
+            self._fd = fileobj.fileno() if hasattr(os, "preadv") else None
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            self._fd = None
 
     def readable(self):
         return True
@@ -191,11 +195,16 @@ class _Window(io.RawIOBase):
         n = max(0, min(len(buffer), self._size - self._pos))
         if n == 0:
             return 0
-        self._f.seek(self._start + self._pos)
-        data = self._f.read(n)
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
+        if self._fd is not None:
+            view = memoryview(buffer).cast("B")[:n]
+            got = os.preadv(self._fd, [view], self._start + self._pos)
+        else:
+            self._f.seek(self._start + self._pos)
+            data = self._f.read(n)
+            buffer[: len(data)] = data
+            got = len(data)
+        self._pos += got
+        return got
 
 
 def open_weights_member(zf, fileobj, source):
@@ -317,13 +326,15 @@ def load_keras_fileobj(fileobj, source, custom_objects=None, compile=True, safe_
             raise safety.FileFormatError(f"{source}: cannot read {CONFIG}: {e}") from e
         config, compile_config = config_from_json(config_bytes, source, custom_objects,
                                                   compile, safe_mode)
-        with open_h5(open_weights_member(zf, fileobj, source), f"{source}:{WEIGHTS}") as h5:
-            list(safety.walk_h5(h5))
+        member = open_weights_member(zf, fileobj, source)
+        with open_h5(member, f"{source}:{WEIGHTS}") as h5:
+            # Checks the whole file before building anything.
+            index = weights_h5.H5Index(h5, raw=member)
             asset_names = sorted(n for n in names if n.startswith(ASSETS + "/")
                                  and not n.endswith("/"))
             model = build_model(config, custom_objects, safe_mode, source)
             restore_compile(model, compile_config, custom_objects)
-            weights_h5.load_from_h5(model, h5, f"{source}:{WEIGHTS}")
+            weights_h5.load_from_h5(model, h5, f"{source}:{WEIGHTS}", index=index)
             if asset_names:
                 _load_assets_from_zip(model, zf, asset_names, source)
     return model
@@ -364,11 +375,11 @@ def load_keras_dir(dirpath, custom_objects=None, compile=True, safe_mode=True):
                 if os.path.islink(os.path.join(dirname, name)):
                     raise safety.UnsafeFileError(f"Not allowed: {os.path.join(dirname, name)} "
                                                  "is a symbolic link.")
-    with open_h5(weights_path, weights_path) as h5:
-        list(safety.walk_h5(h5))
+    with open_h5(weights_path, weights_path) as h5, open(weights_path, "rb") as raw:
+        index = weights_h5.H5Index(h5, raw=raw)  # checks the whole file before building
         model = build_model(config, custom_objects, safe_mode, source)
         restore_compile(model, compile_config, custom_objects)
-        weights_h5.load_from_h5(model, h5, weights_path)
+        weights_h5.load_from_h5(model, h5, weights_path, index=index)
     if os.path.isdir(assets_root):
         _call_load_assets(model, assets_root)
     return model

@@ -430,10 +430,11 @@ def read_name_list(obj, name, path):
     return value
 
 
-def walk_h5(group, path=""):
+def walk_h5(group, path="", groups=None):
     """Yield `(path, dataset)` for every dataset under `group`, checking every link.
 
     Refuses links, cycles (a group reachable twice) and nesting deeper than `MAX_H5_DEPTH`.
+    With a dict `groups`, also records `groups[group_path] = [member names]` for every group.
     """
     h5py = _h5()
     seen = set()
@@ -449,6 +450,8 @@ def walk_h5(group, path=""):
         if address in seen:
             raise UnsafeFileError(f"Not allowed: HDF5 group '{prefix}' is linked twice (cycle).")
         seen.add(address)
+        if groups is not None:
+            groups[prefix] = names
         for name in names:
             child_path = f"{prefix}/{name}" if prefix else name
             child = h5_child(g, name, child_path)

@@ -187,14 +187,75 @@ class VarsWriter:
         return len(self.group)
 
 
-class VarsReader:
-    """The store handed to `load_own_variables(store)`, reading through the safety checks."""
+# Variable dtypes whose bytes a dataset of the same NumPy dtype can be read straight into.
+_DIRECT_DTYPES = {torch.float32: np.dtype("<f4"), torch.float64: np.dtype("<f8"),
+                  torch.float16: np.dtype("<f2"), torch.int32: np.dtype("<i4"),
+                  torch.int64: np.dtype("<i8")}
 
-    def __init__(self, group, path):
-        self.group = group
+
+class H5Index:
+    """Every group (with its member names) and dataset of an HDF5 file, from one checked walk.
+
+    The walk (`safety.walk_h5`) refuses unsafe links and datasets before anything is read, so
+    the loader looks groups and datasets up here instead of re-checking them per variable.
+
+    `raw`: the seekable binary file object the HDF5 image was opened from (offset 0 = the
+    image's first byte). When given, contiguous unfiltered datasets (what Keras and tkeras
+    write) are read with one `readinto` straight into the variable's memory, bypassing h5py's
+    read path and any intermediate array.
+    """
+
+    def __init__(self, root, raw=None):
+        self.groups = {}
+        self.datasets = dict(safety.walk_h5(root, groups=self.groups))
+        self.raw = raw
+        if raw is not None:
+            if root.file.id.get_create_plist().get_userblock():
+                self.raw = None  # addresses would be shifted by the user block
+            else:
+                self.raw_size = raw.seek(0, 2)
+
+    def direct_span(self, path, variable):
+        """`(offset, nbytes)` of a dataset stored exactly as `variable`'s bytes, else None."""
+        dtype = _DIRECT_DTYPES.get(variable.dtype)
+        if (self.raw is None or dtype is None or variable.device.type != "cpu"
+                or not variable.is_contiguous()):
+            return None
+        ds = self.datasets[path]
+        nbytes = variable.numel() * variable.element_size()
+        if ds.dtype != dtype or (dtype.itemsize == 2 and "dtype" in ds.attrs):
+            return None  # another dtype, or a bfloat16 marker: convert through NumPy
+        try:
+            offset = ds.id.get_offset()  # None unless contiguous and allocated
+            stored = ds.id.get_storage_size()
+        except (OSError, RuntimeError, ValueError) as e:
+            raise safety.FileFormatError(f"HDF5 dataset '{path}' cannot be read: {e}") from e
+        if offset is None or stored != nbytes:
+            return None
+        if offset + nbytes > self.raw_size:
+            raise safety.FileFormatError(f"HDF5 dataset '{path}' runs past the end of the file "
+                                         "(truncated).")
+        return offset, nbytes
+
+    def read_into(self, span, variable, path):
+        offset, nbytes = span
+        view = memoryview(variable.detach().reshape(-1).numpy()).cast("B")
+        self.raw.seek(offset)
+        got = 0
+        while got < nbytes:
+            n = self.raw.readinto(view[got:])
+            if not n:
+                raise safety.FileFormatError(f"HDF5 dataset '{path}' is truncated.")
+            got += n
+
+
+class VarsReader:
+    """The store handed to `load_own_variables(store)`, reading the checked datasets."""
+
+    def __init__(self, index, path):
+        self.index = index
         self.path = path
-        self._keys = [] if group is None else sorted(
-            (k for k in group.keys()), key=lambda k: (len(k), k))
+        self._keys = sorted(index.groups.get(path, ()), key=lambda k: (len(k), k))
 
     def keys(self):
         return list(self._keys)
@@ -206,13 +267,25 @@ class VarsReader:
         return key in self._keys
 
     def dataset(self, key):
-        return safety.h5_child(self.group, key, f"{self.path}/{key}")
+        path = f"{self.path}/{key}"
+        if path in self.index.datasets:
+            return self.index.datasets[path]
+        if path in self.index.groups:
+            raise safety.FileFormatError(f"HDF5 entry '{path}' is a group, not a dataset.")
+        raise KeyError(path)
 
     def shape(self, key):
         return tuple(self.dataset(key).shape)
 
     def __getitem__(self, key):
         return safety.read_dataset(self.dataset(key), f"{self.path}/{key}")
+
+    def direct_span(self, key, variable):
+        self.dataset(key)
+        return self.index.direct_span(f"{self.path}/{key}", variable)
+
+    def read_into(self, span, key, variable):
+        self.index.read_into(span, variable, f"{self.path}/{key}")
 
 
 def to_numpy(value):
@@ -271,8 +344,8 @@ def mismatch_report(problems, unexpected, source):
     return "\n".join(lines)
 
 
-def plan_load(model, h5root, source):
-    """Match the model's variables to the file without reading any data.
+def plan_load(model, index, source):
+    """Match the model's variables to the file (an `H5Index`) without reading any data.
 
     Returns `(assignments, custom_loads, optimizer_loads, problems, unexpected)` where
     `assignments` is a list of `(variable, reader, key, path)`.
@@ -281,14 +354,11 @@ def plan_load(model, h5root, source):
     used_groups = set()
     for path, obj in walk(model):
         vpath = vars_path(path)
-        try:
-            group = safety.h5_get(h5root, vpath)
-        except KeyError:
-            group = None
-        if group is not None and not hasattr(group, "keys"):
+        if vpath in index.datasets:
             raise safety.FileFormatError(f"'{vpath}' in {source} is not a group.")
-        reader = VarsReader(group, vpath)
-        if group is not None:
+        has_group = vpath in index.groups
+        reader = VarsReader(index, vpath)
+        if has_group:
             used_groups.add(vpath)
         if _is_optimizer(obj):
             optimizers.append((obj, reader, path))
@@ -297,7 +367,7 @@ def plan_load(model, h5root, source):
             custom.append((obj, reader, path))
             continue
         variables = own_variables(obj)
-        if group is None:
+        if not has_group:
             if variables:
                 problems.append(Problem(path, obj, f"missing: the file has no '{vpath}' group; "
                                         f"the model expects {len(variables)} variable(s) "
@@ -322,13 +392,13 @@ def plan_load(model, h5root, source):
             continue
         for key, variable in zip(keys, variables):
             assignments.append((variable, reader, key, f"{vpath}/{key}"))
-    unexpected = _unexpected_groups(h5root, used_groups, model)
+    unexpected = _unexpected_groups(index, used_groups, model)
     return assignments, custom, optimizers, problems, unexpected
 
 
-def _unexpected_groups(h5root, used_groups, model):
+def _unexpected_groups(index, used_groups, model):
     found = []
-    for path, _ in safety.walk_h5(h5root):
+    for path in index.datasets:
         group = path.rsplit("/", 1)[0] if "/" in path else ""
         if group.endswith("vars") and group not in used_groups and group not in found:
             if group.startswith("optimizer/") and getattr(model, "optimizer", None) is None:
@@ -337,9 +407,13 @@ def _unexpected_groups(h5root, used_groups, model):
     return found
 
 
-def load_from_h5(model, h5root, source, skip_mismatch=False):
-    """Load `model`'s state from an open h5 file/group (see module docstring)."""
-    assignments, custom, optimizers, problems, unexpected = plan_load(model, h5root, source)
+def load_from_h5(model, h5root, source, skip_mismatch=False, index=None):
+    """Load `model`'s state from an open h5 file/group (see module docstring).
+
+    `index`: the `H5Index` of `h5root` when the caller has already walked it.
+    """
+    index = H5Index(h5root) if index is None else index
+    assignments, custom, optimizers, problems, unexpected = plan_load(model, index, source)
     if problems:
         report = mismatch_report(problems, unexpected, source)
         if not skip_mismatch:
@@ -349,8 +423,17 @@ def load_from_h5(model, h5root, source, skip_mismatch=False):
     elif unexpected:
         warnings.warn(f"{source} has entries no model object reads: {unexpected[:20]}",
                       stacklevel=3)
-    values = [(variable, reader[key]) for variable, reader, key, _ in assignments]
+    # Everything that can fail on bad data (bounds, conversions) happens before any assignment.
+    direct, values = [], []
+    for variable, reader, key, _ in assignments:
+        span = reader.direct_span(key, variable)
+        if span is None:
+            values.append((variable, reader[key]))
+        else:
+            direct.append((variable, reader, key, span))
     with torch.no_grad():
+        for variable, reader, key, span in direct:
+            reader.read_into(span, key, variable)
         for variable, value in values:
             assign(variable, value)
     for obj, reader, path in custom:

@@ -172,8 +172,9 @@ def _load_weights_h5(model, filepath, skip_mismatch, objects_to_skip):
     if objects_to_skip:
         warnings.warn("`objects_to_skip` is ignored by tkeras's loader; every object is loaded.",
                       stacklevel=3)
-    with legacy_h5.open_checked(filepath) as f:
-        weights_h5.load_from_h5(model, f, filepath, skip_mismatch=skip_mismatch)
+    with keras_zip.open_h5(filepath, filepath) as f, open(filepath, "rb") as raw:
+        index = weights_h5.H5Index(f, raw=raw)  # checks the whole file first
+        weights_h5.load_from_h5(model, f, filepath, skip_mismatch=skip_mismatch, index=index)
 
 
 def _load_weights_from_keras(model, filepath, skip_mismatch):
@@ -191,10 +192,9 @@ def _load_weights_from_keras(model, filepath, skip_mismatch):
                 raise FileFormatError(f"{filepath} has no '{keras_zip.WEIGHTS}' member.")
             member = keras_zip.open_weights_member(zf, fileobj, filepath)
             with keras_zip.open_h5(member, filepath) as h5:
-                from tkeras.compat import safety
-
-                list(safety.walk_h5(h5))
-                weights_h5.load_from_h5(model, h5, filepath, skip_mismatch=skip_mismatch)
+                index = weights_h5.H5Index(h5, raw=member)
+                weights_h5.load_from_h5(model, h5, filepath, skip_mismatch=skip_mismatch,
+                                        index=index)
 
 
 __all__ = [
