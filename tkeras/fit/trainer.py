@@ -462,6 +462,23 @@ def _get_optimizer(optimizer):
     return optimizers.get(optimizer)
 
 
+try:  # what `torch.autograd.grad` calls once its arguments are checked
+    from torch.autograd.graph import _engine_run_backward
+except ImportError:  # pragma: no cover - other torch versions
+    _engine_run_backward = None
+
+
+def _gradients(loss, variables):
+    """`torch.autograd.grad(loss, variables, allow_unused=True)`: for a plain floating scalar
+    loss, straight to the autograd engine (the same call, without the tens of microseconds of
+    argument handling per step)."""
+    if (_engine_run_backward is None or type(loss) is not torch.Tensor or loss.dim() != 0
+            or not loss.is_floating_point()):
+        return torch.autograd.grad(loss, variables, allow_unused=True)
+    return _engine_run_backward((loss,), (torch.ones_like(loss),), False, False, variables,
+                                True, accumulate_grad=False)
+
+
 def _first_batch_size(x):
     for leaf in data_utils.flatten(x):
         if leaf is not None and hasattr(leaf, "shape"):
@@ -766,14 +783,23 @@ class Trainer:
                 getattr(w, "regularizer", None) is not None for w in self.weights)
         return self._has_extra_losses
 
+    def _model_forward(self, training):
+        """`x -> y_pred`, calling the model as `_call_model` does (signature checked once)."""
+        from tkeras.model.model import _accepts_training
+
+        if _accepts_training(self):
+            return lambda x: self(x, training=training)
+        return lambda x: self(x)
+
     def _make_forward_loss(self, training):
         """`(x, y, sw) -> (y_pred, loss)`; under `torch.compile` with `jit_compile=True`."""
         custom_loss = self._overrides("compute_loss")
+        forward = self._model_forward(training)
 
         def forward_loss(x, y, sample_weight):
             if self._has_extra_losses is not False:
                 self._clear_losses()
-            y_pred = self._call_model(x, training)
+            y_pred = forward(x)
             if custom_loss or self._has_extra_losses is not False:
                 loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                           training=training)
@@ -805,16 +831,18 @@ class Trainer:
         tracker = self._loss_tracker
         optimizer = self.optimizer
         variables = self._trainable_snapshot()
+        inputs = tuple(variables)
         scale = getattr(optimizer, "loss_scale_factor", None) is not None or hasattr(
             optimizer, "dynamic_scale") or hasattr(optimizer, "inner_optimizer")
         is_torch_opt = isinstance(optimizer, TorchOptimizer)
+        attributes = self.__dict__  # the host sample count, without nn.Module.__setattr__
 
         def one_step(data):
             x, y, sample_weight = unpack_x_y_sample_weight(data)
             y_pred, loss = forward_loss(x, y, sample_weight)
             n = x.shape[0] if isinstance(x, torch.Tensor) else _first_batch_size(x)
             tracker.total.add_(loss.detach(), alpha=n)
-            self._pending_count += n
+            attributes["_pending_count"] += n
             if variables:
                 if scale:
                     loss = optimizer.scale_loss(loss)
@@ -824,7 +852,7 @@ class Trainer:
                     optimizer.torch_optimizer.zero_grad(set_to_none=True)
                 else:
                     # Gradients straight from autograd: no `.grad` to fill and clear again.
-                    grads = torch.autograd.grad(loss, variables, allow_unused=True)
+                    grads = _gradients(loss, inputs)
                     optimizer.apply(grads, variables)
             if custom_metrics:
                 return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
@@ -847,13 +875,14 @@ class Trainer:
         forward_loss = self._make_forward_loss(False)
         custom_metrics = self._overrides("compute_metrics")
         tracker = self._loss_tracker
+        attributes = self.__dict__
 
         def one_step(data):
             x, y, sample_weight = unpack_x_y_sample_weight(data)
             y_pred, loss = forward_loss(x, y, sample_weight)
             n = x.shape[0] if isinstance(x, torch.Tensor) else _first_batch_size(x)
             tracker.total.add_(loss, alpha=n)
-            self._pending_count += n
+            attributes["_pending_count"] += n
             if custom_metrics:
                 return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
             if self._compile_metrics is not None:
@@ -878,10 +907,12 @@ class Trainer:
             def one_step(data):
                 return self.predict_step(data)
         else:
-            forward = torch.compile(self._call_model) if self._jit_compile else self._call_model
+            forward = self._model_forward(False)
+            if self._jit_compile:
+                forward = torch.compile(forward)
 
             def one_step(data):
-                return forward(data[0] if type(data) is tuple else data, False)
+                return forward(data[0] if type(data) is tuple else data)
 
         self.predict_function = one_step
         return one_step
@@ -901,7 +932,7 @@ class Trainer:
                 f"world_size={fabric.world_size}.")
         self._fabric = fabric
         device = fabric.device
-        if self._loss_tracker is not None:
+        if self._loss_tracker is not None and self._loss_tracker._device != device:
             self._loss_tracker.to(device)
         first = next(iter(self.parameters()), None)
         if first is not None and first.device != device:

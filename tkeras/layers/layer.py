@@ -21,6 +21,10 @@ import inspect
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.modules.module import _global_backward_hooks
+from torch.nn.modules.module import _global_backward_pre_hooks
+from torch.nn.modules.module import _global_forward_hooks
+from torch.nn.modules.module import _global_forward_pre_hooks
 
 from tkeras.core import dtype_policies
 from tkeras.core import naming
@@ -41,6 +45,10 @@ class _CallState:
 
 
 CALL_STATE = _CallState()
+
+# What torch's `Module.__call__` consults before calling `forward` (the hook dicts are only
+# ever mutated in place): `Layer.__call__` calls `call` directly when none of them is set.
+_get_tracing_state = torch._C._get_tracing_state
 
 
 @keras_export("keras.InputSpec", "keras.layers.InputSpec")
@@ -185,6 +193,7 @@ def _call_info(cls):
         info["build_params"] = build_params
         info["computes_mask"] = cls.compute_mask is not Layer.compute_mask
         info["own_output_shape"] = cls.compute_output_shape is not Layer.compute_output_shape
+        info["plain_forward"] = cls.forward is Layer.forward
         _CALL_SIGNATURES[cls] = info
     return info
 
@@ -535,32 +544,41 @@ class Layer(nn.Module):
         raise NotImplementedError(f"Layer {self.__class__.__name__} does not implement call().")
 
     def __call__(self, *args, **kwargs):
-        if _is_symbolic(args, kwargs):
+        first = args[0] if args else None
+        # One tensor and no keyword arguments (every call inside a model) cannot be symbolic.
+        if (kwargs or len(args) != 1 or not isinstance(first, torch.Tensor)) and _is_symbolic(
+                args, kwargs):
             return self._symbolic_call(args, kwargs)
-        info = _call_info(type(self))
+        info = _CALL_SIGNATURES.get(type(self)) or _call_info(type(self))
         policy = self._dtype_policy
         compute_dtype = policy.compute_torch_dtype
-        if args:
-            first = args[0]
-            if isinstance(first, (np.ndarray, torch.Tensor)):
-                args = (_to_tensor(first, compute_dtype),) + args[1:]
-            elif isinstance(first, (list, tuple)):
-                args = (type(first)(_to_tensor(x, compute_dtype) for x in first),) + args[1:]
+        if isinstance(first, torch.Tensor):
+            if first.dtype is not compute_dtype and first.is_floating_point():
+                first = _to_tensor(first, compute_dtype)
+                args = (first,) + args[1:]
+        elif isinstance(first, np.ndarray):
+            first = _to_tensor(first, compute_dtype)
+            args = (first,) + args[1:]
+        elif isinstance(first, (list, tuple)):
+            first = type(first)(_to_tensor(x, compute_dtype) for x in first)
+            args = (first,) + args[1:]
         if not self.built:
             self._maybe_build_eager(args, kwargs)
         elif self.input_spec is not None:
-            self._check_input_spec(args, kwargs)
+            cache = self.__dict__  # the last shape that passed the check (not under jit tracing)
+            if (self.input_spec is not cache.get("_checked_spec") or _get_tracing_state()
+                    or getattr(first, "shape", None) != cache.get("_checked_shape")):
+                self._check_input_spec(args, kwargs)
 
         state = CALL_STATE
-        outermost = state.depth == 0
-        if outermost and state.losses_dirty:
+        if state.losses_dirty and state.depth == 0:
             self._clear_losses()
             state.losses_dirty = False
 
         # Resolve `training`.
         previous_training = state.training
-        training = kwargs.pop("training", None)
-        if "mask" in kwargs and not info["mask"]:
+        training = kwargs.pop("training", None) if kwargs else None
+        if not info["mask"] and "mask" in kwargs:
             kwargs.pop("mask")
         propagate = training is not None or previous_training is not None
         if training is None:
@@ -575,10 +593,10 @@ class Layer(nn.Module):
 
         # Resolve `mask` from the inputs' `_keras_mask`.
         previous_mask = None
-        if args and (info["mask"] or self.supports_masking or info["computes_mask"]):
+        if args and (info["mask"] or info["computes_mask"] or self.supports_masking):
             previous_mask = kwargs.get("mask") if info["mask"] else None
             if previous_mask is None:
-                previous_mask = _collect_mask(args[0])
+                previous_mask = _collect_mask(first)
                 if previous_mask is not None and info["mask"]:
                     kwargs["mask"] = previous_mask
 
@@ -590,8 +608,17 @@ class Layer(nn.Module):
                 device_type = _first_device_type(args)
                 with torch.autocast(device_type, dtype=compute_dtype):
                     outputs = super().__call__(*args, **kwargs)
-            else:
+            elif (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
+                  or self._backward_pre_hooks or _global_forward_hooks
+                  or _global_forward_pre_hooks or _global_backward_hooks
+                  or _global_backward_pre_hooks or self._compiled_call_impl is not None
+                  or _get_tracing_state()):
                 outputs = super().__call__(*args, **kwargs)
+            elif info["plain_forward"]:
+                # What torch's `Module.__call__` does when no hook is registered, frames fewer.
+                outputs = self.call(*args, **kwargs)
+            else:
+                outputs = self.forward(*args, **kwargs)
         finally:
             state.depth -= 1
             state.training = previous_training
@@ -602,7 +629,7 @@ class Layer(nn.Module):
                     self.add_loss(self._activity_regularizer(out) / out.shape[0])
 
         if args and (info["computes_mask"] or (self.supports_masking and previous_mask is not None)):
-            out_mask = self.compute_mask(args[0], previous_mask)
+            out_mask = self.compute_mask(first, previous_mask)
             if out_mask is not None:
                 _attach_mask(outputs, out_mask)
         return outputs

@@ -231,9 +231,17 @@ class Functional(Model):
     def _run_graph(self, flat_inputs, call_fn):
         values = {id(ref): value for ref, value in zip(self._inputs, flat_inputs)}
         for node in self._plan:
-            if any(id(x) not in values for x in node.input_tensors):
-                continue
-            args, kwargs = node.fill_in(values)
+            args = node.call_args
+            if len(args) == 1 and not node.call_kwargs and type(args[0]) is KerasTensor:
+                # The common node `layer(tensor)`: no structure to fill in.
+                key = id(args[0])
+                if key not in values:
+                    continue
+                args, kwargs = [values[key]], {}
+            else:
+                if any(id(x) not in values for x in node.input_tensors):
+                    continue
+                args, kwargs = node.fill_in(values)
             outputs = call_fn(node.operation, args, kwargs)
             outs = [outputs] if isinstance(outputs, (torch.Tensor, KerasTensor)) else flatten(
                 outputs)

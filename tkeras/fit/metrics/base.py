@@ -298,6 +298,19 @@ class MeanMetricWrapper(Mean):
             self._direction = "down"
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        if (sample_weight is None and isinstance(y_pred, torch.Tensor)
+                and isinstance(y_true, torch.Tensor) and get_keras_mask(y_pred) is None
+                and y_pred.device == self._device and y_true.device == self._device):
+            # Tensors on the state's device, no weights, no mask: what the general path below
+            # computes, without re-checking and re-converting its inputs twice.
+            with torch.no_grad():
+                values = convert_to_tensor(self._fn(y_true, y_pred, **self._fn_kwargs),
+                                           dtype=self.dtype)
+                if values.dim() > 1:
+                    values = torch.mean(values, dim=tuple(range(1, values.dim())))
+                self.total.add_(torch.sum(values))
+                self.count.add_(values.shape[0] if values.dim() >= 1 else 1)
+            return None
         y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
         mask = get_keras_mask(y_pred)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)

@@ -345,7 +345,9 @@ class Optimizer:
             grads, variables = self._filter_empty_gradients(grads, trainable_variables)
             grads, variables = self._overwrite_variables_directly_with_gradients(grads, variables)
             if grads:
-                self._move_to(variables[0].device)
+                device = variables[0].device
+                if device != self._device:
+                    self._move_to(device)
                 variables = self._canonical(variables)
                 if self.loss_scale_factor is not None:
                     grads = torch._foreach_div(grads, self.loss_scale_factor)
@@ -381,7 +383,7 @@ class Optimizer:
                 continue
             if not isinstance(g, torch.Tensor):
                 g = torch.as_tensor(np.asarray(g))
-            if g.dtype != v.dtype or g.device != v.device:
+            if g.dtype is not v.dtype or g.device != v.device:
                 g = g.to(device=v.device, dtype=v.dtype)
             if g.stride() != v.stride():
                 # Gradients of weights used through permuted views (conv kernels in Keras's
@@ -400,7 +402,8 @@ class Optimizer:
         return kept_grads, kept_vars
 
     def _overwrite_variables_directly_with_gradients(self, grads, variables):
-        if not any(self._overwrite_variable_with_gradient(v) for v in variables):
+        overwrite = self._overwrite_variable_with_gradient
+        if not any([overwrite(v) for v in variables]):
             return grads, variables
         kept_grads, kept_vars = [], []
         for g, v in zip(grads, variables):
