@@ -147,8 +147,10 @@ def test_safetensors_keys_are_variable_paths_and_roundtrip(tmp_path):
 
 def test_safetensors_duplicate_paths_fall_back_to_file_locations(tmp_path):
     def build():
-        inner = tkeras.Sequential([tkeras.Input((4,)), layers.Dense(4, name="dense_same")],
-                                  name="inner")
+        # Layers of a functional model are built outside any name scope (as in Keras), so two
+        # functional models can hold different variables with the same path.
+        xi = tkeras.Input((4,))
+        inner = tkeras.Model(xi, layers.Dense(4, name="dense_same")(xi), name="inner")
         x = tkeras.Input((4,))
         return tkeras.Model(x, layers.Dense(2, name="dense_same")(inner(x)))
 

@@ -41,6 +41,7 @@ class _CallState:
 
     training = None
     depth = 0
+    name_scope = []  # names of the layers being built, outermost first (Keras's name scopes)
     losses_dirty = False
 
 
@@ -363,8 +364,10 @@ class Layer(nn.Module):
             if tuple(value.shape) != shape:
                 value = value.reshape(shape)
         var_name = name or naming.auto_name("variable")
+        scopes = CALL_STATE.name_scope
+        prefix = scopes if scopes and scopes[-1] == self.name else scopes + [self.name]
         variable = KerasVariable(value.contiguous(), trainable=trainable, name=var_name,
-                                 path=f"{self.name}/{var_name}", autocast=autocast)
+                                 path="/".join(prefix + [var_name]), autocast=autocast)
         variable.regularizer = regularizers.get(regularizer)
         variable.constraint = constraints.get(constraint)
         variable.overwrite_with_gradient = overwrite_with_gradient
@@ -562,8 +565,16 @@ class Layer(nn.Module):
         elif isinstance(first, (list, tuple)):
             first = type(first)(_to_tensor(x, compute_dtype) for x in first)
             args = (first,) + args[1:]
-        if not self.built:
-            self._maybe_build_eager(args, kwargs)
+        scoped = not self.built
+        if scoped:
+            # The first call builds this layer and, lazily, its sub-layers: their variables'
+            # paths are nested under this layer's name, as in Keras (`net/dense/kernel`).
+            CALL_STATE.name_scope.append(self.name)
+            try:
+                self._maybe_build_eager(args, kwargs)
+            except BaseException:
+                CALL_STATE.name_scope.pop()
+                raise
         elif self.input_spec is not None:
             cache = self.__dict__  # the last shape that passed the check (not under jit tracing)
             if (self.input_spec is not cache.get("_checked_spec") or _get_tracing_state()
@@ -622,6 +633,8 @@ class Layer(nn.Module):
         finally:
             state.depth -= 1
             state.training = previous_training
+            if scoped:
+                state.name_scope.pop()
 
         if self._activity_regularizer is not None:
             for out in flatten(outputs):
@@ -658,12 +671,16 @@ class Layer(nn.Module):
     def _symbolic_call(self, args, kwargs):
         from tkeras.model.node import Node
 
-        if not self.built:
-            self._check_input_spec(args, kwargs)
-            self._build_from_call(args, kwargs)
+        self._check_input_spec(args, kwargs)
+        if self.built:
+            outputs = self.compute_output_spec(*args, **kwargs)
         else:
-            self._check_input_spec(args, kwargs)
-        outputs = self.compute_output_spec(*args, **kwargs)
+            CALL_STATE.name_scope.append(self.name)
+            try:
+                self._build_from_call(args, kwargs)
+                outputs = self.compute_output_spec(*args, **kwargs)
+            finally:
+                CALL_STATE.name_scope.pop()
         info = _call_info(type(self))
         if info["mask"] and kwargs.get("mask") is None and len(args) == 1:
             kwargs = {**kwargs, "mask": None}  # Keras records the (absent) mask in the node

@@ -11,6 +11,7 @@ from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
 from tkeras.layers.input_layer import InputLayer
+from tkeras.layers.layer import CALL_STATE
 from tkeras.layers.layer import Layer
 from tkeras.layers.layer import _attach_mask
 from tkeras.layers.layer import shape_of
@@ -95,13 +96,20 @@ class Sequential(Model):
             object.__setattr__(self, "_input_layer", InputLayer(batch_shape=input_shape))
         x = self._input_layer.output
         inputs = x
-        for layer in self.layers:
-            try:
+        scopes = CALL_STATE.name_scope
+        scoped = not scopes or scopes[-1] != self.name
+        if scoped:
+            scopes.append(self.name)  # variable paths: `sequential/dense/kernel`
+        try:
+            for layer in self.layers:
                 x = layer(x)
-            except NotImplementedError:
-                # A layer that cannot run symbolically: build eagerly on the first real call.
-                self._graph_inputs = self._graph_outputs = None
-                return
+        except NotImplementedError:
+            # A layer that cannot run symbolically: build eagerly on the first real call.
+            self._graph_inputs = self._graph_outputs = None
+            return
+        finally:
+            if scoped:
+                scopes.pop()
         self._graph_inputs, self._graph_outputs = inputs, x
         self._build_shapes = {"input_shape": input_shape}
         self.built = True
