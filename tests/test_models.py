@@ -181,3 +181,42 @@ def test_regularization_losses_match_keras(ref):
     reg(X4)
     ours = sorted(float(l) for l in reg.losses)
     np.testing.assert_allclose(ours, sorted(ref["reg/losses"]), rtol=1e-5)
+
+
+PATHS_CODE = r"""
+from keras import layers
+seq = keras.Sequential([keras.Input((4,)), layers.Dense(2, name="d1")], name="pseq")
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__(name="pnet")
+        self.d = layers.Dense(2, name="sub")
+    def call(self, x):
+        return self.d(x)
+net = Net(); net(np.ones((1, 3), "float32"))
+lstm = layers.LSTM(3, name="plstm"); lstm(np.ones((1, 2, 3), "float32"))
+mha = layers.MultiHeadAttention(2, 4, name="pmha"); q = np.ones((1, 3, 5), "float32"); mha(q, q)
+outputs["paths"] = [w.path for m in (seq, net, lstm, mha) for w in m.weights]
+"""
+
+
+def test_variable_paths_match_keras():
+    L = keras.layers
+    seq = keras.Sequential([keras.Input((4,)), L.Dense(2, name="d1")], name="pseq")
+
+    class PathNet(keras.Model):
+        def __init__(self):
+            super().__init__(name="pnet")
+            self.d = L.Dense(2, name="sub")
+
+        def call(self, x):
+            return self.d(x)
+
+    net = PathNet()
+    net(np.ones((1, 3), "float32"))
+    lstm = L.LSTM(3, name="plstm")
+    lstm(np.ones((1, 2, 3), "float32"))
+    mha = L.MultiHeadAttention(2, 4, name="pmha")
+    q = np.ones((1, 3, 5), "float32")
+    mha(q, q)
+    ours = [w.path for m in (seq, net, lstm, mha) for w in m.weights]
+    assert ours == list(run_keras(PATHS_CODE)["paths"])
