@@ -7,11 +7,16 @@ send), and all `.grad`s reset to None (as `zero_grad()` does). Inputs require gr
 middle of a network).
 
 The three variants of a case are timed in interleaved repetitions (order rotated each repetition,
-each timed block ~`--block-ms` long), so machine noise hits them alike; the table shows median
-times, `ratio = median over repetitions of (tkeras / torch)` and its interquartile range, and
-`call` = the same ratio for the layer's `call()` invoked directly (no `Layer.__call__`: the cost
-of the layer's own torch code), plus `base us` = median(`layer(x)`) - median(`layer.call(x)`), the
-microseconds `Layer.__call__` adds per call.
+each timed block ~`--block-ms` long), so machine noise hits them alike. The table shows median
+times per step, `ratio` = median(tkeras) / median(torch), `ratio IQR` = the interquartile range
+of the per-repetition ratios (the spread), `call ratio` = the same ratio for the layer's `call()`
+invoked directly (no `Layer.__call__`: the cost of the layer's own torch code), and `base us` =
+the median per-repetition difference `layer(x)` - `layer.call(x)`, the microseconds
+`Layer.__call__` adds per step (noise-dominated when the step takes milliseconds).
+
+Times are the process's CPU time by default (`--clock cpu`), which ignores time the process
+spends descheduled on a shared machine; cache and memory-bandwidth contention still shows up,
+so prefer many repetitions. With several threads, CPU time includes OpenMP spin-waiting.
 
 References (a torch user holding the same data, Keras's default channels_last layout):
 - Dense: `nn.Linear`.
@@ -348,14 +353,13 @@ def measure(case, reps, block_s, warmup, clock):
             times[i].append((clock() - t0) / inner)
     ours, call, ref = times
     ratios = [a / b for a, b in zip(ours, ref)]
-    call_ratios = [a / b for a, b in zip(call, ref)]
     base = [a - b for a, b in zip(ours, call)]
     return {
         "ours_ms": statistics.median(ours) * 1e3,
         "ref_ms": statistics.median(ref) * 1e3,
-        "ratio": statistics.median(ratios),
+        "ratio": statistics.median(ours) / statistics.median(ref),
         "ratio_iqr": quartiles(ratios),
-        "call_ratio": statistics.median(call_ratios),
+        "call_ratio": statistics.median(call) / statistics.median(ref),
         "base_us": statistics.median(base) * 1e6,
     }
 
@@ -386,9 +390,9 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="7 repetitions of ~10 ms blocks (a rough check)")
     parser.add_argument("--reps", type=int, default=None,
-                        help="interleaved repetitions (default 21, quick 7)")
+                        help="interleaved repetitions (default 31, quick 7)")
     parser.add_argument("--block-ms", type=float, default=None,
-                        help="length of one timed block (default 40, quick 10)")
+                        help="length of one timed block (default 20, quick 10)")
     parser.add_argument("--threads", type=int, nargs="*", default=None,
                         help="thread counts to run (default: 1 and torch's default)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
@@ -397,8 +401,8 @@ def main():
     parser.add_argument("--only", default=None,
                         help=f"comma-separated groups out of {','.join(CASE_GROUPS)}")
     args = parser.parse_args()
-    reps = args.reps or (7 if args.quick else 21)
-    block_s = (args.block_ms or (10 if args.quick else 40)) / 1e3
+    reps = args.reps or (7 if args.quick else 31)
+    block_s = (args.block_ms or (10 if args.quick else 20)) / 1e3
     warmup = 2 if args.quick else 5
     threads = args.threads or sorted({1, torch.get_num_threads()})
     groups = args.only.split(",") if args.only else list(CASE_GROUPS)

@@ -9,9 +9,9 @@ from the statistics (Keras's weighted moments, `count + 1e-7` in the denominator
 inputs are normalized in float32.
 
 Speed: the unmasked, non-renorm paths run `F.batch_norm` (channel axis moved to dim 1: a
-channels-last view, no copy). In training, the batch statistics come out of the same fused kernel
-through scratch running buffers with `momentum=1`; torch stores the unbiased variance there, which
-is rescaled to the biased one before the Keras update rule is applied.
+channels-last view, no copy). In training, the fused kernel updates `moving_mean` itself
+(`momentum=1 - momentum`) and writes the weighted unbiased batch variance into a scratch buffer,
+rescaled to the biased one for Keras's update of `moving_variance`.
 
 Deliberate difference: `synchronized=True` (TensorFlow-only in Keras) is accepted; when
 `torch.distributed` is initialized it all-reduces the batch statistics across processes (as
@@ -157,7 +157,7 @@ class BatchNormalization(Layer):
     def _channel_axis(self, x):
         return self.axis % x.dim()
 
-    def _fused(self, x, mean, var, training):
+    def _fused(self, x, mean, var, training, momentum=1.0):
         """F.batch_norm over the channel axis moved to dim 1 (a free view)."""
         axis = self._channel_axis(x)
         xc = x if axis == 1 or x.dim() < 2 else x.movedim(axis, 1)
@@ -165,21 +165,25 @@ class BatchNormalization(Layer):
             xc = xc.unsqueeze(0)
         out = F.batch_norm(xc, cast_like(mean, x), cast_like(var, x),
                            cast_like(self.gamma, x), cast_like(self.beta, x), training=training,
-                           momentum=1.0, eps=self.epsilon)
+                           momentum=momentum, eps=self.epsilon)
         if x.dim() < 2:
             return out.squeeze(0)
         return out if axis == 1 else out.movedim(1, axis)
 
     def _fused_train(self, x):
         n = x.numel() // x.shape[self.axis]
-        if n < 2:
-            # torch refuses one value per channel; Keras gives variance 0.
+        if n < 2 or self.moving_mean.dtype != x.dtype:
+            # torch refuses one value per channel (Keras gives variance 0); the kernel can only
+            # update moving statistics of the input's dtype (a direct `call` in another dtype).
             return self._explicit_train(x, None)
-        mean, var = torch.zeros(2, x.shape[self.axis], dtype=x.dtype, device=x.device).unbind()
-        # momentum=1: the scratch "running" buffers receive exactly the batch statistics
-        # (torch stores the unbiased variance; Keras's moving variance takes the biased one).
-        outputs = self._fused(x, mean, var, training=True)
-        self._update_moving(mean, var, variance_scale=(n - 1) / n)
+        scratch = torch.zeros(x.shape[self.axis], dtype=x.dtype, device=x.device)
+        weight = 1.0 - self.momentum
+        # The kernel updates `moving_mean` in place (torch's momentum is Keras's `1 - momentum`) and
+        # stores `weight * unbiased variance` in the zeroed scratch buffer; Keras's moving
+        # variance takes the biased variance.
+        outputs = self._fused(x, self.moving_mean, scratch, training=True, momentum=weight)
+        with torch.no_grad():
+            self.moving_variance.mul_(self.momentum).add_(scratch, alpha=(n - 1) / n)
         return outputs
 
     def _explicit_train(self, x, mask):
@@ -230,13 +234,11 @@ class BatchNormalization(Layer):
         mean = stats[0] / count
         return mean, stats[1] / count - mean.square()
 
-    def _update_moving(self, mean, variance, variance_scale=1.0):
+    def _update_moving(self, mean, variance):
         """`moving = moving * momentum + batch * (1 - momentum)`, in place (one `lerp_` each)."""
         weight = 1.0 - self.momentum
         with torch.no_grad():
             self.moving_mean.lerp_(mean.to(self.moving_mean.dtype), weight)
-            if variance_scale != 1.0:
-                variance = variance * variance_scale
             self.moving_variance.lerp_(variance.to(self.moving_variance.dtype), weight)
 
     def _renorm_train(self, x, mask):

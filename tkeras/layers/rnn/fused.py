@@ -26,12 +26,11 @@ def lstm_params(kernel, recurrent_kernel, bias):
 
 
 def _gru_gates(weight, units):
-    """Keras's z, r, h column blocks of `weight` as torch's r, z, n row blocks (one copy, in
-    the contiguous `(3 * units, rows)` layout the kernel wants)."""
-    blocks = (weight[..., units:2 * units], weight[..., :units], weight[..., 2 * units:])
-    if weight.dim() == 1:
-        return torch.cat(blocks)
-    return torch.cat([b.t() for b in blocks])
+    """Keras's z, r, h column blocks of `weight` as torch's r, z, n blocks (one copy of
+    contiguous rows; a 2-D weight is then transposed to torch's `(3 * units, rows)`, a view)."""
+    weight = torch.cat([weight[..., units:2 * units], weight[..., :units],
+                        weight[..., 2 * units:]], dim=-1)
+    return weight.t() if weight.dim() == 2 else weight
 
 
 def gru_params(kernel, recurrent_kernel, bias):
