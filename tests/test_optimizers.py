@@ -296,8 +296,8 @@ def test_fused_adam_equals_keras_formula(amsgrad):
     for step in range(8):
         fused.apply(_grads(step))
         plain.apply(_grads(step))
-    for a, b in zip(fused_vars, plain_vars):
     # Fused kernel vs the written-out Keras formula: both float32, rounding differs (~2e-6).
+    for a, b in zip(fused_vars, plain_vars):
         torch.testing.assert_close(a.data, b.data, rtol=1e-5, atol=1e-6)
     for a, b in zip(fused.variables, plain.variables):
         torch.testing.assert_close(a.data, b.data, rtol=1e-5, atol=1e-6)
