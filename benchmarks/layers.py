@@ -8,11 +8,13 @@ middle of a network).
 
 The three variants of a case are timed in interleaved repetitions (order rotated each repetition,
 each timed block ~`--block-ms` long), so machine noise hits them alike. The table shows median
-times per step, `ratio` = median(tkeras) / median(torch), `ratio IQR` = the interquartile range
-of the per-repetition ratios (the spread), `call ratio` = the same ratio for the layer's `call()`
-invoked directly (no `Layer.__call__`: the cost of the layer's own torch code), and `base us` =
-the median per-repetition difference `layer(x)` - `layer.call(x)`, the microseconds
-`Layer.__call__` adds per step (noise-dominated when the step takes milliseconds).
+times per step, `ratio` = median(tkeras) / median(torch), `paired` = the median and
+`paired IQR` the interquartile range of the per-repetition ratios (the spread; a paired ratio
+compares runs made moments apart, so it resists slow drifts and bimodal machine states that can
+put the two medians in different modes), `call ratio` = median(`layer.call`) / median(torch),
+the layer's `call()` invoked directly (no `Layer.__call__`: the cost of the layer's own torch
+code), and `base us` = the median per-repetition difference `layer(x)` - `layer.call(x)`, the
+microseconds `Layer.__call__` adds per step (noise-dominated when the step takes milliseconds).
 
 Times are the process's CPU time by default (`--clock cpu`), which ignores time the process
 spends descheduled on a shared machine; cache and memory-bandwidth contention still shows up,
@@ -358,6 +360,7 @@ def measure(case, reps, block_s, warmup, clock):
         "ours_ms": statistics.median(ours) * 1e3,
         "ref_ms": statistics.median(ref) * 1e3,
         "ratio": statistics.median(ours) / statistics.median(ref),
+        "paired": statistics.median(ratios),
         "ratio_iqr": quartiles(ratios),
         "call_ratio": statistics.median(call) / statistics.median(ref),
         "base_us": statistics.median(base) * 1e6,
@@ -369,9 +372,10 @@ def run(groups, threads, reps, block_s, warmup, clock):
     torch.manual_seed(0)
     print(f"\n## torch.set_num_threads({threads}): {reps} interleaved repetitions, "
           f"{clock} time\n")
-    print(f"| {'layer':44s} | tkeras ms | torch ms | ratio | ratio IQR   | call ratio "
+    print(f"| {'layer':44s} | tkeras ms | torch ms | ratio | paired | paired IQR  | call ratio "
           f"| base us |")
-    print(f"|{'-' * 46}|-----------|----------|-------|-------------|------------|---------|")
+    print(f"|{'-' * 46}|-----------|----------|-------|--------|-------------|------------|"
+          f"---------|")
     results = []
     for group in groups:
         for case in CASE_GROUPS[group]():
@@ -380,7 +384,8 @@ def run(groups, threads, reps, block_s, warmup, clock):
             results.append((case.name, r))
             lo, hi = r["ratio_iqr"]
             print(f"| {case.name:44s} | {r['ours_ms']:9.3f} | {r['ref_ms']:8.3f} | "
-                  f"{r['ratio']:5.2f} | {lo:4.2f} - {hi:4.2f} | {r['call_ratio']:10.2f} | "
+                  f"{r['ratio']:5.2f} | {r['paired']:6.2f} | {lo:4.2f} - {hi:4.2f} | "
+                  f"{r['call_ratio']:10.2f} | "
                   f"{r['base_us']:7.1f} |", flush=True)
     return results
 
