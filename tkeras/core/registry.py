@@ -315,6 +315,12 @@ def resolve_class(class_name, module=None, registered_name=None, custom_objects=
     obj = _lookup_custom([registered_name, class_name], custom_objects)
     if obj is not None:
         return obj
+    return _resolve_builtin(class_name, module, family)
+
+
+def _resolve_builtin(class_name, module=None, family=None):
+    """A built-in (keras_export-ed) object named `class_name`, from the family its module or the
+    caller implies."""
     families = []
     mod_family = _family_of(module) if module else None
     if mod_family and mod_family != "keras":
@@ -403,7 +409,7 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
     if cls is None and isinstance(module_objects, dict):
         cls = module_objects.get(class_name)  # a family's own table (not for "function")
     if cls is None:
-        cls = resolve_class(class_name, module, registered_name, custom_objects, family)
+        cls = _resolve_builtin(class_name, module, family)
     if cls is None:
         raise _unknown_name_error(registered_name or class_name, printable_module_name)
     if inspect.isfunction(cls) or not inspect.isclass(cls):

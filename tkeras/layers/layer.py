@@ -828,11 +828,6 @@ class Layer(nn.Module):
     def extra_repr(self):
         return f"name={self.name}"
 
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
 
 
 def _first_device(args):

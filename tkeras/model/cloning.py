@@ -12,6 +12,7 @@ def _default_clone(layer):
 def clone_model(model, input_tensors=None, clone_function=None, call_function=None,
                 recursive=False, **kwargs):
     from tkeras.model.functional import Functional
+    from tkeras.model.functional import _pack
     from tkeras.model.sequential import Sequential
 
     clone_function = clone_function or _default_clone
@@ -51,12 +52,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
             return cloned[op](*args, **kwargs)
 
         outputs = model._run_graph(new_inputs, call)
-        inputs = _repack(model._inputs_struct, new_inputs)
+        inputs = _pack(model._inputs_struct, new_inputs)
         return Functional(inputs, outputs, name=model.name)
     return model.__class__.from_config(model.get_config())
 
-
-def _repack(structure, flat):
-    from tkeras.model.functional import _pack
-
-    return _pack(structure, flat)

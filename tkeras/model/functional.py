@@ -289,10 +289,6 @@ def _pack(structure, flat_values):
 # ---------------------------------------------------------------------------------- config
 
 
-def _node_key(layer, node_index):
-    return f"{layer.name}_ib-{node_index}"
-
-
 def functional_config(model):
     """Keras 3's Functional config: layers with inbound nodes, input_layers, output_layers."""
     network_nodes = set()
