@@ -113,10 +113,11 @@ class Model(Trainer, Layer):
 
         return save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
-    def save_weights(self, filepath, overwrite=True, **kwargs):
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Keras 3: `max_shard_size` (GB) writes a `.weights.json` index plus shards."""
         from tkeras.saving import save_weights
 
-        return save_weights(self, filepath, overwrite=overwrite, **kwargs)
+        return save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
     def load_weights(self, filepath, skip_mismatch=False, by_name=False, **kwargs):
         from tkeras.saving import load_weights
