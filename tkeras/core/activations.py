@@ -12,6 +12,7 @@ import types
 import torch
 import torch.nn.functional as F
 
+from tkeras.core.object_families import get_object
 from tkeras.core.registry import deserialize_keras_object, keras_export, serialize_keras_object
 
 
@@ -252,24 +253,14 @@ def serialize(activation):
 
 def deserialize(config, custom_objects=None):
     """The activation named by a string or a Keras function/object config."""
-    return deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        printable_module_name="activations",
-    )
+    return deserialize_keras_object(config, custom_objects, module_objects=ALL_OBJECTS_DICT,
+                                    printable_module_name="activations")
 
 
 def get(identifier):
-    """`None` -> `linear`; a built-in name; a config dict; or any callable, returned as is."""
+    """`None` -> `linear`; a built-in name; a config dict; or any callable (a class too),
+    returned as is."""
     if identifier is None:
         return linear
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj
-    raise ValueError(f"Could not interpret activation function identifier: {identifier}")
+    return get_object(identifier, deserialize, ALL_OBJECTS_DICT.get, "activation function",
+                      instantiate=False)

@@ -7,11 +7,11 @@ ints) with `epsilon()` added to the denominator.
 import torch
 
 from tkeras.core import config as _config
+from tkeras.core.object_families import get_object, names_table
 from tkeras.core.registry import (
     deserialize_keras_object,
     keras_export,
     serialize_keras_object,
-    to_snake_case,
 )
 
 
@@ -109,8 +109,7 @@ class MinMaxNorm(Constraint):
 
 
 ALL_OBJECTS = (Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm)
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
-ALL_OBJECTS_DICT.update({to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
+ALL_OBJECTS_DICT = names_table(ALL_OBJECTS)
 
 
 def serialize(constraint):
@@ -118,12 +117,8 @@ def serialize(constraint):
 
 
 def deserialize(config, custom_objects=None):
-    return deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        printable_module_name="constraints",
-    )
+    return deserialize_keras_object(config, custom_objects, module_objects=ALL_OBJECTS_DICT,
+                                    printable_module_name="constraints")
 
 
 def get(identifier):
@@ -131,12 +126,4 @@ def get(identifier):
     instance; any other callable is returned as is."""
     if identifier is None:
         return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if isinstance(obj, type) else obj
-    raise ValueError(f"Could not interpret constraint identifier: {identifier}")
+    return get_object(identifier, deserialize, ALL_OBJECTS_DICT.get, "constraint")

@@ -22,11 +22,11 @@ import torch
 from tkeras.core import dtype_policies
 
 from tkeras.core import config as _config
+from tkeras.core.object_families import get_object, names_table
 from tkeras.core.registry import (
     deserialize_keras_object,
     keras_export,
     serialize_keras_object,
-    to_snake_case,
 )
 
 def to_torch_dtype(dtype):
@@ -458,17 +458,9 @@ ALL_OBJECTS = (
     HeUniform, LecunNormal, LecunUniform, Orthogonal, RandomNormal, RandomUniform,
     TruncatedNormal, VarianceScaling,
 )
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
-ALL_OBJECTS_DICT.update({to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
-ALL_OBJECTS_DICT.update({
-    "IdentityInitializer": Identity,
-    "normal": RandomNormal,
-    "one": Ones,
-    "STFTInitializer": STFT,
-    "OrthogonalInitializer": Orthogonal,
-    "uniform": RandomUniform,
-    "zero": Zeros,
-})
+ALL_OBJECTS_DICT = names_table(
+    ALL_OBJECTS, IdentityInitializer=Identity, normal=RandomNormal, one=Ones,
+    STFTInitializer=STFT, OrthogonalInitializer=Orthogonal, uniform=RandomUniform, zero=Zeros)
 
 
 def serialize(initializer):
@@ -476,12 +468,8 @@ def serialize(initializer):
 
 
 def deserialize(config, custom_objects=None):
-    return deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        printable_module_name="initializers",
-    )
+    return deserialize_keras_object(config, custom_objects, module_objects=ALL_OBJECTS_DICT,
+                                    printable_module_name="initializers")
 
 
 def get(identifier):
@@ -490,24 +478,19 @@ def get(identifier):
     callable is returned as is."""
     if identifier is None:
         return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = deserialize({"class_name": identifier, "config": {}})
-    elif isinstance(identifier, (torch.Tensor, np.ndarray, np.generic)):
-        value = identifier
+    if isinstance(identifier, (torch.Tensor, np.ndarray, np.generic)):
+        return _tensor_initializer(identifier)
+    return get_object(identifier, deserialize,
+                      lambda name: deserialize({"class_name": name, "config": {}}), "initializer")
 
-        def initialize_fn(shape, dtype=None):
-            if _shape(shape) != tuple(value.shape):
-                raise ValueError(
-                    f"Expected `shape` to be {tuple(value.shape)} for direct tensor as "
-                    f"initializer. Received shape={shape}"
-                )
-            return torch.as_tensor(value).to(to_torch_dtype(dtype))
 
-        obj = initialize_fn
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if isinstance(obj, type) else obj
-    raise ValueError(f"Could not interpret initializer identifier: {identifier}")
+def _tensor_initializer(value):
+    def initialize_fn(shape, dtype=None):
+        if _shape(shape) != tuple(value.shape):
+            raise ValueError(
+                f"Expected `shape` to be {tuple(value.shape)} for direct tensor as "
+                f"initializer. Received shape={shape}"
+            )
+        return torch.as_tensor(value).to(to_torch_dtype(dtype))
+
+    return initialize_fn

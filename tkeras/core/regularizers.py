@@ -11,11 +11,11 @@ import torch
 
 from tkeras.core import config as _config
 from tkeras.core.initializers import to_torch_dtype
+from tkeras.core.object_families import get_object, names_table
 from tkeras.core.registry import (
     deserialize_keras_object,
     keras_export,
     serialize_keras_object,
-    to_snake_case,
 )
 
 
@@ -136,10 +136,8 @@ class OrthogonalRegularizer(Regularizer):
 
 
 ALL_OBJECTS = (Regularizer, L1, L2, L1L2, OrthogonalRegularizer)
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
-ALL_OBJECTS_DICT.update({to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
 # Keras's `get` misses its own public alias `l1_l2` (snake case of L1L2 is "l1l2"); accept it.
-ALL_OBJECTS_DICT["l1_l2"] = L1L2
+ALL_OBJECTS_DICT = names_table(ALL_OBJECTS, l1_l2=L1L2)
 
 
 def serialize(regularizer):
@@ -147,12 +145,8 @@ def serialize(regularizer):
 
 
 def deserialize(config, custom_objects=None):
-    return deserialize_keras_object(
-        config,
-        module_objects=ALL_OBJECTS_DICT,
-        custom_objects=custom_objects,
-        printable_module_name="regularizers",
-    )
+    return deserialize_keras_object(config, custom_objects, module_objects=ALL_OBJECTS_DICT,
+                                    printable_module_name="regularizers")
 
 
 def get(identifier):
@@ -160,12 +154,4 @@ def get(identifier):
     instance; any other callable is returned as is."""
     if identifier is None:
         return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if isinstance(obj, type) else obj
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
+    return get_object(identifier, deserialize, ALL_OBJECTS_DICT.get, "regularizer")
