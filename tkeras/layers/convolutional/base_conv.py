@@ -1,4 +1,12 @@
-"""`BaseConv`: the N-D convolution behind Conv1D/2D/3D.
+"""`ConvNd` (what every conv base shares) and `BaseConv`, the N-D convolution behind Conv1D/2D/3D.
+
+`ConvNd` holds the N-D geometry (`kernel_size`, `strides`, `dilation_rate`, `padding`,
+`data_format`), the activation, an initializer/regularizer/constraint triple per weight
+(`weight_names`, then `bias`), the channels-last handling and Keras's common get_config keys (in
+Keras's order: `config_keys`, activation, use_bias, initializers, regularizers with
+activity_regularizer, constraints). It is not a Keras class: `BaseConv`, `BaseConvTranspose`,
+`BaseDepthwiseConv` and `BaseSeparableConv` derive from it, each as unrelated to the others as
+in Keras.
 
 Kernel in Keras's layout `(*kernel_size, in_channels // groups, filters)`, permuted (a view) to
 torch's `(filters, in // groups, *kernel_size)` on each call; channels_last inputs are run as a
@@ -30,57 +38,131 @@ def torch_kernel(kernel, rank):
     return kernel.permute(rank + 1, rank, *range(rank))
 
 
-def finish(layer, outputs):
-    """Back to the layer's data format, then the activation."""
-    outputs = conv_utils.to_data_format(outputs, layer.data_format)
-    if layer.activation is activations.linear:
-        return outputs
-    return layer.activation(outputs)
+def init_args(local_vars):
+    """The arguments of a public layer's `__init__` (its `locals()`) as keywords for its base:
+    the public classes keep Keras's explicit signatures and forward them unchanged."""
+    args = {k: v for k, v in local_vars.items() if k not in ("self", "__class__", "kwargs")}
+    return {**args, **local_vars.get("kwargs", {})}
 
 
-class BaseConv(Layer):
-    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
-                 **kwargs):
+def check_positive(name, value):
+    if value is not None and value <= 0:
+        raise ValueError(f"Invalid value for argument `{name}`. Expected a strictly positive "
+                         f"value. Received {name}={value}.")
+
+
+class ConvNd(Layer):
+    config_keys = ()  # the leading and geometry get_config keys, in Keras's order
+    weight_names = ("kernel",)  # weights with their own initializer/regularizer/constraint
+
+    def __init__(self, rank, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, activity_regularizer=None,
+                 allow_causal=False, check_dilation=True, **kwargs):
+        options = {}
+        for name in self.weight_names + ("bias",):
+            default = "zeros" if name == "bias" else "glorot_uniform"
+            options[f"{name}_initializer"] = initializers.get(
+                kwargs.pop(f"{name}_initializer", default))
+            options[f"{name}_regularizer"] = regularizers.get(
+                kwargs.pop(f"{name}_regularizer", None))
+            options[f"{name}_constraint"] = constraints.get(kwargs.pop(f"{name}_constraint", None))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        for key, value in options.items():
+            setattr(self, key, value)
         self.rank = rank
-        self.filters = filters
-        self.groups = groups
         self.kernel_size = conv_utils.standardize_tuple(kernel_size, rank, "kernel_size")
         self.strides = conv_utils.standardize_tuple(strides, rank, "strides")
         self.dilation_rate = conv_utils.standardize_tuple(dilation_rate, rank, "dilation_rate")
-        self.padding = conv_utils.standardize_padding(padding, allow_causal=rank == 1)
+        self.padding = conv_utils.standardize_padding(padding, allow_causal=allow_causal)
         self.data_format = standardize_data_format(data_format)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.lora_rank = lora_rank
-        self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
-        self.lora_enabled = False
         self.input_spec = InputSpec(min_ndim=rank + 2)
-        if filters is not None and filters <= 0:
-            raise ValueError("Invalid value for argument `filters`. Expected a strictly "
-                             f"positive value. Received filters={filters}.")
+        if not all(self.kernel_size):
+            raise ValueError("The argument `kernel_size` cannot contain 0. Received "
+                             f"kernel_size={self.kernel_size}.")
+        if not all(self.strides):
+            raise ValueError(
+                f"The argument `strides` cannot contains 0. Received strides={self.strides}")
+        if check_dilation and max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
+                f"strides={self.strides} and dilation_rate={self.dilation_rate}")
+
+    def _input_channel(self, input_shape):
+        """The input's channel count, pinned in `input_spec` (at build)."""
+        axis = conv_utils.channel_axis(self.data_format)
+        self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={axis: input_shape[axis]})
+        return input_shape[axis]
+
+    def _add_bias(self, size):
+        if not self.use_bias:
+            return None
+        return self.add_weight(name="bias", shape=(size,), initializer=self.bias_initializer,
+                               regularizer=self.bias_regularizer,
+                               constraint=self.bias_constraint)
+
+    def _pad(self, x):
+        """A channels-first `x` padded for "same"/"causal", and the padding left to torch."""
+        if self.padding == "same":
+            return conv_utils.apply_same_padding(x, self.kernel_size, self.strides,
+                                                 self.dilation_rate)
+        if self.padding == "causal":
+            return F.pad(x, (self.dilation_rate[0] * (self.kernel_size[0] - 1), 0)), 0
+        return x, 0
+
+    def _finish(self, outputs):
+        """Back to the layer's data format (a view), then the activation."""
+        outputs = conv_utils.to_data_format(outputs, self.data_format)
+        if self.activation is activations.linear:
+            return outputs
+        return self.activation(outputs)
+
+    def _output_channels(self, input_shape):
+        return self.filters
+
+    def compute_output_shape(self, input_shape):
+        return conv_utils.conv_output_shape(input_shape, self._output_channels(input_shape),
+                                            self.kernel_size, self.strides, self.padding,
+                                            self.data_format, self.dilation_rate)
+
+    def get_config(self):
+        names = self.weight_names + ("bias",)
+        config = {**super().get_config(), **{key: getattr(self, key) for key in self.config_keys},
+                  "activation": activations.serialize(self.activation),
+                  "use_bias": self.use_bias}
+        config.update({f"{n}_initializer": initializers.serialize(getattr(self, f"{n}_initializer"))
+                       for n in names})
+        config.update({f"{n}_regularizer": regularizers.serialize(getattr(self, f"{n}_regularizer"))
+                       for n in names})
+        config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
+        config.update({f"{n}_constraint": constraints.serialize(getattr(self, f"{n}_constraint"))
+                       for n in names})
+        return config
+
+
+class BaseConv(ConvNd):
+    config_keys = ("filters", "kernel_size", "strides", "padding", "data_format",
+                   "dilation_rate", "groups")
+
+    def __init__(self, rank, filters, kernel_size, groups=1, lora_rank=None, lora_alpha=None,
+                 **kwargs):
+        check_positive("filters", filters)
         if groups <= 0:
             raise ValueError(
                 f"The number of groups must be a positive integer. Received: groups={groups}.")
         if filters is not None and filters % groups != 0:
             raise ValueError("The number of filters must be evenly divisible by the number of "
                              f"groups. Received: groups={groups}, filters={filters}.")
-        check_kernel_and_strides(self)
+        super().__init__(rank, kernel_size, allow_causal=rank == 1, **kwargs)
+        self.filters = filters
+        self.groups = groups
+        self.lora_rank = lora_rank
+        self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
+        self.lora_enabled = False
 
     def build(self, input_shape):
-        axis = conv_utils.channel_axis(self.data_format)
-        input_channel = input_shape[axis]
-        self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={axis: input_channel})
+        input_channel = self._input_channel(input_shape)
         if input_channel % self.groups != 0:
             raise ValueError(
                 "The number of input channels must be evenly divisible by the number of groups. "
@@ -91,7 +173,7 @@ class BaseConv(Layer):
             name="kernel", shape=self.kernel_size + (input_channel // self.groups, self.filters),
             initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint)
-        self.bias = add_bias(self, self.filters)
+        self.bias = self._add_bias(self.filters)
         self.built = True
         if self.lora_rank:
             self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
@@ -126,65 +208,14 @@ class BaseConv(Layer):
         return (self.kernel + (self.lora_alpha / self.lora_rank) * delta).to(self.kernel.dtype)
 
     def call(self, inputs):
-        x = conv_utils.to_channels_first(inputs, self.data_format)
-        if self.padding == "same":
-            x, padding = conv_utils.apply_same_padding(x, self.kernel_size, self.strides,
-                                                       self.dilation_rate)
-        elif self.padding == "causal":
-            x, padding = F.pad(x, (self.dilation_rate[0] * (self.kernel_size[0] - 1), 0)), 0
-        else:
-            padding = 0
+        x, padding = self._pad(conv_utils.to_channels_first(inputs, self.data_format))
         outputs = CONV[self.rank](x, torch_kernel(self.effective_kernel(), self.rank), self.bias,
                                   self.strides, padding, self.dilation_rate, self.groups)
-        return finish(self, outputs)
-
-    def compute_output_shape(self, input_shape):
-        return conv_utils.conv_output_shape(input_shape, self.filters, self.kernel_size,
-                                            self.strides, self.padding, self.data_format,
-                                            self.dilation_rate)
+        return self._finish(outputs)
 
     def get_config(self):
-        config = {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            "groups": self.groups,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self._activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
+        config = super().get_config()
         if self.lora_rank:
             config["lora_rank"] = self.lora_rank
             config["lora_alpha"] = self.lora_alpha
         return config
-
-
-def check_kernel_and_strides(layer, check_dilation=True):
-    """Keras's shared constructor checks of conv layers."""
-    if not all(layer.kernel_size):
-        raise ValueError("The argument `kernel_size` cannot contain 0. Received "
-                         f"kernel_size={layer.kernel_size}.")
-    if not all(layer.strides):
-        raise ValueError(
-            f"The argument `strides` cannot contains 0. Received strides={layer.strides}")
-    if check_dilation and max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
-        raise ValueError(
-            "`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-            f"strides={layer.strides} and dilation_rate={layer.dilation_rate}")
-
-
-def add_bias(layer, size):
-    if not layer.use_bias:
-        return None
-    return layer.add_weight(name="bias", shape=(size,), initializer=layer.bias_initializer,
-                            regularizer=layer.bias_regularizer, constraint=layer.bias_constraint)

@@ -10,51 +10,26 @@ in Keras's JAX-equivalent rule. They are expressed as torch's `padding=left` plu
 
 import torch.nn.functional as F
 
-from tkeras.core import activations
-from tkeras.core import constraints
-from tkeras.core import initializers
-from tkeras.core import regularizers
-from tkeras.core.config import standardize_data_format
 from tkeras.core.registry import keras_export
 from tkeras.layers.convolutional import conv_utils
-from tkeras.layers.convolutional.base_conv import add_bias
-from tkeras.layers.convolutional.base_conv import check_kernel_and_strides
-from tkeras.layers.convolutional.base_conv import finish
-from tkeras.layers.layer import InputSpec
-from tkeras.layers.layer import Layer
+from tkeras.layers.convolutional.base_conv import ConvNd
+from tkeras.layers.convolutional.base_conv import check_positive
+from tkeras.layers.convolutional.base_conv import init_args
+from tkeras.layers.convolutional.base_conv import torch_kernel
 
 CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
-class BaseConvTranspose(Layer):
-    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", output_padding=None,
-                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.rank = rank
+class BaseConvTranspose(ConvNd):
+    config_keys = ("filters", "kernel_size", "strides", "padding", "output_padding",
+                   "data_format", "dilation_rate")
+
+    def __init__(self, rank, filters, kernel_size, strides=1, output_padding=None, **kwargs):
+        check_positive("filters", filters)
+        super().__init__(rank, kernel_size, strides, **kwargs)
         self.filters = filters
-        self.kernel_size = conv_utils.standardize_tuple(kernel_size, rank, "kernel_size")
-        self.strides = conv_utils.standardize_tuple(strides, rank, "strides")
-        self.dilation_rate = conv_utils.standardize_tuple(dilation_rate, rank, "dilation_rate")
-        self.padding = conv_utils.standardize_padding(padding)
         self.output_padding = None if output_padding is None else conv_utils.standardize_tuple(
             output_padding, rank, "output_padding", allow_zero=True)
-        self.data_format = standardize_data_format(data_format)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.input_spec = InputSpec(min_ndim=rank + 2)
-        if filters is not None and filters <= 0:
-            raise ValueError("Invalid value for argument `filters`. Expected a strictly "
-                             f"positive value. Received filters={filters}.")
-        check_kernel_and_strides(self)
         if self.output_padding is not None:
             for i, (op, s) in enumerate(zip(self.output_padding, self.strides)):
                 if op >= s:
@@ -65,14 +40,12 @@ class BaseConvTranspose(Layer):
                         f"strides={self.strides}")
 
     def build(self, input_shape):
-        axis = conv_utils.channel_axis(self.data_format)
-        input_channel = input_shape[axis]
-        self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={axis: input_channel})
+        input_channel = self._input_channel(input_shape)
         self.kernel = self.add_weight(
             name="kernel", shape=self.kernel_size + (self.filters, input_channel),
             initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint)
-        self.bias = add_bias(self, self.filters)
+        self.bias = self._add_bias(self.filters)
         self.built = True
 
     def _torch_padding(self):
@@ -89,14 +62,14 @@ class BaseConvTranspose(Layer):
 
     def call(self, inputs):
         x = conv_utils.to_channels_first(inputs, self.data_format)
-        kernel = self.kernel.permute(self.rank + 1, self.rank, *range(self.rank))
         padding, output_padding, trims = self._torch_padding()
-        outputs = CONV_TRANSPOSE[self.rank](x, kernel, self.bias, self.strides, padding,
-                                            output_padding, 1, self.dilation_rate)
+        outputs = CONV_TRANSPOSE[self.rank](x, torch_kernel(self.kernel, self.rank), self.bias,
+                                            self.strides, padding, output_padding, 1,
+                                            self.dilation_rate)
         for dim, trim in enumerate(trims, start=2):
             if trim:
                 outputs = outputs.narrow(dim, 0, outputs.shape[dim] - trim)
-        return finish(self, outputs)
+        return self._finish(outputs)
 
     def compute_output_shape(self, input_shape):
         output_paddings = self.output_padding or (None,) * self.rank
@@ -106,27 +79,6 @@ class BaseConvTranspose(Layer):
                        self.strides, output_paddings, self.dilation_rate)]
         return conv_utils.with_spatial(input_shape, spatial, self.filters, self.data_format)
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "output_padding": self.output_padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self._activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
-
 
 @keras_export("keras.layers.Conv1DTranspose", "keras.layers.Convolution1DTranspose")
 class Conv1DTranspose(BaseConvTranspose):
@@ -135,13 +87,7 @@ class Conv1DTranspose(BaseConvTranspose):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(
-            rank=1, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
-            output_padding=output_padding, data_format=data_format, dilation_rate=dilation_rate,
-            activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, **kwargs)
+        super().__init__(rank=1, **init_args(locals()))
 
 
 @keras_export("keras.layers.Conv2DTranspose", "keras.layers.Convolution2DTranspose")
@@ -151,13 +97,7 @@ class Conv2DTranspose(BaseConvTranspose):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(
-            rank=2, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
-            output_padding=output_padding, data_format=data_format, dilation_rate=dilation_rate,
-            activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, **kwargs)
+        super().__init__(rank=2, **init_args(locals()))
 
 
 @keras_export("keras.layers.Conv3DTranspose", "keras.layers.Convolution3DTranspose")
@@ -167,10 +107,4 @@ class Conv3DTranspose(BaseConvTranspose):
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(
-            rank=3, filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
-            output_padding=output_padding, data_format=data_format, dilation_rate=dilation_rate,
-            activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, **kwargs)
+        super().__init__(rank=3, **init_args(locals()))

@@ -5,63 +5,30 @@ Weights in Keras's order and layouts: `depthwise_kernel (*k, in, dm)`,
 `pointwise_kernel (1, ..., in * dm, filters)`, `bias (filters,)`.
 """
 
-from tkeras.core import activations
-from tkeras.core import constraints
-from tkeras.core import initializers
-from tkeras.core import regularizers
-from tkeras.core.config import standardize_data_format
 from tkeras.core.registry import keras_export
 from tkeras.layers.convolutional import conv_utils
 from tkeras.layers.convolutional.base_conv import CONV
-from tkeras.layers.convolutional.base_conv import add_bias
-from tkeras.layers.convolutional.base_conv import check_kernel_and_strides
-from tkeras.layers.convolutional.base_conv import finish
+from tkeras.layers.convolutional.base_conv import ConvNd
+from tkeras.layers.convolutional.base_conv import check_positive
+from tkeras.layers.convolutional.base_conv import init_args
 from tkeras.layers.convolutional.base_conv import torch_kernel
 from tkeras.layers.convolutional.depthwise_conv import depthwise_conv
-from tkeras.layers.layer import InputSpec
-from tkeras.layers.layer import Layer
 
 
-class BaseSeparableConv(Layer):
-    def __init__(self, rank, depth_multiplier, filters, kernel_size, strides=1, padding="valid",
-                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
-                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
-                 pointwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.rank = rank
+class BaseSeparableConv(ConvNd):
+    config_keys = ("depth_multiplier", "filters", "kernel_size", "strides", "padding",
+                   "data_format", "dilation_rate")
+    weight_names = ("depthwise", "pointwise")
+
+    def __init__(self, rank, depth_multiplier, filters, kernel_size, **kwargs):
+        check_positive("depth_multiplier", depth_multiplier)
+        check_positive("filters", filters)
+        super().__init__(rank, kernel_size, check_dilation=False, **kwargs)
         self.depth_multiplier = depth_multiplier
         self.filters = filters
-        self.kernel_size = conv_utils.standardize_tuple(kernel_size, rank, "kernel_size")
-        self.strides = conv_utils.standardize_tuple(strides, rank, "strides")
-        self.dilation_rate = conv_utils.standardize_tuple(dilation_rate, rank, "dilation_rate")
-        self.padding = conv_utils.standardize_padding(padding)
-        self.data_format = standardize_data_format(data_format)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.input_spec = InputSpec(min_ndim=rank + 2)
-        if depth_multiplier is not None and depth_multiplier <= 0:
-            raise ValueError("Invalid value for argument `depth_multiplier`. Expected a strictly "
-                             f"positive value. Received depth_multiplier={depth_multiplier}.")
-        if filters is not None and filters <= 0:
-            raise ValueError("Invalid value for argument `filters`. Expected a strictly "
-                             f"positive value. Received filters={filters}.")
-        check_kernel_and_strides(self, check_dilation=False)
 
     def build(self, input_shape):
-        axis = conv_utils.channel_axis(self.data_format)
-        input_channel = input_shape[axis]
-        self.input_spec = InputSpec(min_ndim=self.rank + 2, axes={axis: input_channel})
+        input_channel = self._input_channel(input_shape)
         self.compute_output_shape(input_shape)  # validates the output size
         self.depthwise_kernel = self.add_weight(
             name="depthwise_kernel",
@@ -73,43 +40,14 @@ class BaseSeparableConv(Layer):
             shape=(1,) * self.rank + (self.depth_multiplier * input_channel, self.filters),
             initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint)
-        self.bias = add_bias(self, self.filters)
+        self.bias = self._add_bias(self.filters)
         self.built = True
 
     def call(self, inputs):
         x = conv_utils.to_channels_first(inputs, self.data_format)
         x = depthwise_conv(x, self.depthwise_kernel, None, self)
         outputs = CONV[self.rank](x, torch_kernel(self.pointwise_kernel, self.rank), self.bias)
-        return finish(self, outputs)
-
-    def compute_output_shape(self, input_shape):
-        return conv_utils.conv_output_shape(input_shape, self.filters, self.kernel_size,
-                                            self.strides, self.padding, self.data_format,
-                                            self.dilation_rate)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "depth_multiplier": self.depth_multiplier,
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
-            "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self._activity_regularizer),
-            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
-            "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
+        return self._finish(outputs)
 
 
 @keras_export("keras.layers.SeparableConv1D", "keras.layers.SeparableConvolution1D")
@@ -120,16 +58,7 @@ class SeparableConv1D(BaseSeparableConv):
                  bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
                  pointwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(
-            rank=1, depth_multiplier=depth_multiplier, filters=filters, kernel_size=kernel_size,
-            strides=strides, padding=padding, data_format=data_format,
-            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
-            depthwise_initializer=depthwise_initializer,
-            pointwise_initializer=pointwise_initializer, bias_initializer=bias_initializer,
-            depthwise_regularizer=depthwise_regularizer,
-            pointwise_regularizer=pointwise_regularizer, bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer, depthwise_constraint=depthwise_constraint,
-            pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint, **kwargs)
+        super().__init__(rank=1, **init_args(locals()))
 
 
 @keras_export("keras.layers.SeparableConv2D", "keras.layers.SeparableConvolution2D")
@@ -140,13 +69,4 @@ class SeparableConv2D(BaseSeparableConv):
                  bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
                  pointwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(
-            rank=2, depth_multiplier=depth_multiplier, filters=filters, kernel_size=kernel_size,
-            strides=strides, padding=padding, data_format=data_format,
-            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
-            depthwise_initializer=depthwise_initializer,
-            pointwise_initializer=pointwise_initializer, bias_initializer=bias_initializer,
-            depthwise_regularizer=depthwise_regularizer,
-            pointwise_regularizer=pointwise_regularizer, bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer, depthwise_constraint=depthwise_constraint,
-            pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint, **kwargs)
+        super().__init__(rank=2, **init_args(locals()))
