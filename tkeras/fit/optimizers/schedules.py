@@ -45,12 +45,11 @@ def _check_decay_steps(value, name="decay_steps"):
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value}")
 
 
-@keras_export("keras.optimizers.schedules.ExponentialDecay")
-class ExponentialDecay(LearningRateSchedule):
-    """`initial_learning_rate * decay_rate ** (step / decay_steps)` (floored if `staircase`)."""
+class _StaircaseDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: arguments, config and the progress
+    `step / decay_steps` (floored if `staircase`)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
@@ -58,11 +57,9 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
         _check_decay_steps(decay_steps)
 
-    def __call__(self, step):
+    def _progress(self, step):
         p = _float_step(step) / float(self.decay_steps)
-        if self.staircase:
-            p = torch.floor(p)
-        return float(self.initial_learning_rate) * torch.pow(float(self.decay_rate), p)
+        return torch.floor(p) if self.staircase else p
 
     def get_config(self):
         return {
@@ -72,6 +69,19 @@ class ExponentialDecay(LearningRateSchedule):
             "staircase": self.staircase,
             "name": self.name,
         }
+
+
+@keras_export("keras.optimizers.schedules.ExponentialDecay")
+class ExponentialDecay(_StaircaseDecay):
+    """`initial_learning_rate * decay_rate ** (step / decay_steps)` (floored if `staircase`)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        return float(self.initial_learning_rate) * torch.pow(float(self.decay_rate),
+                                                             self._progress(step))
 
 
 @keras_export("keras.optimizers.schedules.PiecewiseConstantDecay")
@@ -143,32 +153,16 @@ class PolynomialDecay(LearningRateSchedule):
 
 
 @keras_export("keras.optimizers.schedules.InverseTimeDecay")
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StaircaseDecay):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-        _check_decay_steps(decay_steps)
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = _float_step(step) / float(self.decay_steps)
-        if self.staircase:
-            p = torch.floor(p)
-        return float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return float(self.initial_learning_rate) / (1.0 + float(self.decay_rate)
+                                                    * self._progress(step))
 
 
 @keras_export("keras.optimizers.schedules.CosineDecay")
