@@ -38,13 +38,6 @@ def torch_kernel(kernel, rank):
     return kernel.permute(rank + 1, rank, *range(rank))
 
 
-def init_args(local_vars):
-    """The arguments of a public layer's `__init__` (its `locals()`) as keywords for its base:
-    the public classes keep Keras's explicit signatures and forward them unchanged."""
-    args = {k: v for k, v in local_vars.items() if k not in ("self", "__class__", "kwargs")}
-    return {**args, **local_vars.get("kwargs", {})}
-
-
 def check_positive(name, value):
     if value is not None and value <= 0:
         raise ValueError(f"Invalid value for argument `{name}`. Expected a strictly positive "

@@ -1,8 +1,8 @@
 """Conv1D, Conv2D, Conv3D: thin `BaseConv` subclasses (Keras signatures and defaults)."""
 
 from tkeras.core.registry import keras_export
+from tkeras.layers.arguments import init_args
 from tkeras.layers.convolutional.base_conv import BaseConv
-from tkeras.layers.convolutional.base_conv import init_args
 
 
 @keras_export("keras.layers.Conv1D", "keras.layers.Convolution1D")

@@ -11,10 +11,10 @@ in Keras's JAX-equivalent rule. They are expressed as torch's `padding=left` plu
 import torch.nn.functional as F
 
 from tkeras.core.registry import keras_export
+from tkeras.layers.arguments import init_args
 from tkeras.layers.convolutional import conv_utils
 from tkeras.layers.convolutional.base_conv import ConvNd
 from tkeras.layers.convolutional.base_conv import check_positive
-from tkeras.layers.convolutional.base_conv import init_args
 from tkeras.layers.convolutional.base_conv import torch_kernel
 
 CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}

@@ -6,11 +6,11 @@ Weights in Keras's order and layouts: `depthwise_kernel (*k, in, dm)`,
 """
 
 from tkeras.core.registry import keras_export
+from tkeras.layers.arguments import init_args
 from tkeras.layers.convolutional import conv_utils
 from tkeras.layers.convolutional.base_conv import CONV
 from tkeras.layers.convolutional.base_conv import ConvNd
 from tkeras.layers.convolutional.base_conv import check_positive
-from tkeras.layers.convolutional.base_conv import init_args
 from tkeras.layers.convolutional.base_conv import torch_kernel
 from tkeras.layers.convolutional.depthwise_conv import depthwise_conv
 
