@@ -1,7 +1,9 @@
-"""What the object families (activations, initializers, regularizers, constraints) share:
-their name tables and Keras's `get` lookup. Each family keeps its own `serialize`,
-`deserialize` and `get` functions (Keras's signatures) and its own `None` and string rules."""
+"""What the object families (activations, initializers, regularizers, constraints, losses,
+metrics) share: their name tables and Keras's `get`/`deserialize` lookups. Each family keeps its
+own `serialize`, `deserialize` and `get` functions (Keras's signatures) and its own `None` and
+string rules."""
 
+from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import to_snake_case
 
 
@@ -26,3 +28,17 @@ def get_object(identifier, deserialize, from_name, kind, instantiate=True):
     if callable(obj):
         return obj() if instantiate and isinstance(obj, type) else obj
     raise ValueError(f"Could not interpret {kind} identifier: {identifier}")
+
+
+def abbreviations(**aliases):
+    """Each alias (`mse=...`) in lower and upper case, as Keras's loss and metric tables."""
+    return {**aliases, **{name.upper(): obj for name, obj in aliases.items()}}
+
+
+def deserialize_by_name(config, table, custom_objects, family):
+    """A name found in `table` resolves to its entry; anything else through the registry (so a
+    nested function config is never mistaken for the class of the same name)."""
+    if isinstance(config, str) and config in table:
+        return table[config]
+    return deserialize_keras_object(config, custom_objects=custom_objects,
+                                    printable_module_name=family)

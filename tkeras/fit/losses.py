@@ -22,6 +22,9 @@ import torch.nn.functional as F
 
 from tkeras.core import config as _config
 from tkeras.core.naming import auto_name
+from tkeras.core.object_families import abbreviations
+from tkeras.core.object_families import deserialize_by_name
+from tkeras.core.object_families import get_object
 from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
@@ -1101,14 +1104,9 @@ ALL_OBJECTS = (
 )
 
 ALL_OBJECTS_DICT = {obj.__name__: obj for obj in ALL_OBJECTS}
-ALL_OBJECTS_DICT.update({
-    "bce": binary_crossentropy, "BCE": binary_crossentropy,
-    "kld": kl_divergence, "KLD": kl_divergence,
-    "mae": mean_absolute_error, "MAE": mean_absolute_error,
-    "mse": mean_squared_error, "MSE": mean_squared_error,
-    "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
-    "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error,
-})
+ALL_OBJECTS_DICT.update(abbreviations(
+    bce=binary_crossentropy, kld=kl_divergence, mae=mean_absolute_error, mse=mean_squared_error,
+    mape=mean_absolute_percentage_error, msle=mean_squared_logarithmic_error))
 
 
 @keras_export("keras.losses.serialize")
@@ -1120,10 +1118,7 @@ def serialize(loss):
 @keras_export("keras.losses.deserialize")
 def deserialize(name, custom_objects=None):
     """A `Loss` instance or loss function from its config (or name, including "mse"...)."""
-    if isinstance(name, str) and name in ALL_OBJECTS_DICT:
-        return ALL_OBJECTS_DICT[name]
-    return deserialize_keras_object(name, custom_objects=custom_objects,
-                                    printable_module_name="losses")
+    return deserialize_by_name(name, ALL_OBJECTS_DICT, custom_objects, "losses")
 
 
 @keras_export("keras.losses.get")
@@ -1132,17 +1127,7 @@ def get(identifier):
     `nn.Module` losses are returned as they are)."""
     if identifier is None:
         return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-    else:
-        obj = identifier
-    if callable(obj):
-        if inspect.isclass(obj):
-            obj = obj()
-        return obj
-    raise ValueError(f"Could not interpret loss identifier: {identifier}")
+    return get_object(identifier, deserialize, ALL_OBJECTS_DICT.get, "loss")
 
 
 def is_binary_or_sparse_categorical(y_true, y_pred):

@@ -5,12 +5,12 @@ Every metric's state is `metric.variables`: tensors on the data's device, update
 host synchronization. Each has `aggregation == "sum"`; a metric's result across processes is
 `metric.synced_result(all_reduce)` (sum the states, then `result()`)."""
 
-import inspect
-
-from tkeras.core.registry import deserialize_keras_object
+from tkeras.core.object_families import abbreviations
+from tkeras.core.object_families import deserialize_by_name
+from tkeras.core.object_families import get_object
+from tkeras.core.object_families import names_table
 from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
-from tkeras.core.registry import to_snake_case
 from tkeras.fit.losses import binary_crossentropy
 from tkeras.fit.losses import binary_focal_crossentropy
 from tkeras.fit.losses import categorical_crossentropy
@@ -95,15 +95,9 @@ ALL_OBJECTS = (
     FBetaScore, IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU,
 )
 
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
-ALL_OBJECTS_DICT.update({to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
-ALL_OBJECTS_DICT.update({
-    "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
-    "mse": MeanSquaredError, "MSE": MeanSquaredError,
-    "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
-    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
-    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
-})
+ALL_OBJECTS_DICT = names_table(ALL_OBJECTS, **abbreviations(
+    bce=BinaryCrossentropy, mse=MeanSquaredError, mae=MeanAbsoluteError,
+    mape=MeanAbsolutePercentageError, msle=MeanSquaredLogarithmicError))
 
 
 @keras_export("keras.metrics.serialize")
@@ -117,10 +111,7 @@ def deserialize(config, custom_objects=None):
     """A metric instance or function from its config (or name). Names ("mse", "auc") resolve
     through this module's table; configs through the registry, so a nested function config
     (`MeanMetricWrapper`'s `fn`) is never mistaken for the metric class of the same name."""
-    if isinstance(config, str) and config in ALL_OBJECTS_DICT:
-        return ALL_OBJECTS_DICT[config]
-    return deserialize_keras_object(config, custom_objects=custom_objects,
-                                    printable_module_name="metrics")
+    return deserialize_by_name(config, ALL_OBJECTS_DICT, custom_objects, "metrics")
 
 
 @keras_export("keras.metrics.get")
@@ -129,17 +120,7 @@ def get(identifier):
     callable; a class is instantiated with its defaults."""
     if identifier is None:
         return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-    else:
-        obj = identifier
-    if callable(obj):
-        if inspect.isclass(obj):
-            obj = obj()
-        return obj
-    raise ValueError(f"Could not interpret metric identifier: {identifier}")
+    return get_object(identifier, deserialize, ALL_OBJECTS_DICT.get, "metric")
 
 
 def get_metric_for_compile(identifier, y_true, y_pred):
