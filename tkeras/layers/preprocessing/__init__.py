@@ -9,6 +9,7 @@ from tkeras.layers.preprocessing.color import AutoContrast
 from tkeras.layers.preprocessing.color import Equalization
 from tkeras.layers.preprocessing.color import Solarization
 from tkeras.layers.preprocessing.discretization import Discretization
+from tkeras.layers.preprocessing.hashing import Hashing
 from tkeras.layers.preprocessing.index_lookup import IntegerLookup
 from tkeras.layers.preprocessing.index_lookup import StringLookup
 from tkeras.layers.preprocessing.max_num_bounding_boxes import MaxNumBoundingBoxes
@@ -41,15 +42,17 @@ from tkeras.layers.preprocessing.random_warps import RandomShear
 from tkeras.layers.preprocessing.rescaling import Rescaling
 from tkeras.layers.preprocessing.resizing import CenterCrop
 from tkeras.layers.preprocessing.resizing import Resizing
+from tkeras.layers.preprocessing.text_vectorization import TextVectorization
 
 __all__ = [
     "AugMix", "AutoContrast", "CategoryEncoding", "CenterCrop",
     "ContrastLimitedAdaptiveHistogramEqualization", "CutMix", "Discretization", "Equalization",
-    "IntegerLookup", "MaxNumBoundingBoxes", "MelSpectrogram", "MixUp", "Normalization",
+    "Hashing", "IntegerLookup", "MaxNumBoundingBoxes", "MelSpectrogram", "MixUp", "Normalization",
     "Pipeline", "RandAugment", "RandomBrightness", "RandomColorDegeneration",
     "RandomColorJitter", "RandomContrast", "RandomCrop", "RandomElasticTransform",
     "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
     "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomRotation",
     "RandomSaturation", "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom",
     "Rescaling", "Resizing", "STFTSpectrogram", "Solarization", "StringLookup",
+    "TextVectorization",
 ]
