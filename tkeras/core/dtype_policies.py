@@ -29,6 +29,8 @@ def standardize_dtype(dtype):
     """Keras dtype string for a str / torch.dtype / numpy dtype / None (-> floatx)."""
     if dtype is None:
         return config.floatx()
+    if dtype is str or (isinstance(dtype, str) and dtype == "string"):
+        return "string"  # symbolic inputs only (`keras.Input(dtype="string")`): no torch dtype
     if isinstance(dtype, torch.dtype):
         return str(dtype).replace("torch.", "")
     if hasattr(dtype, "name") and not isinstance(dtype, str):
@@ -42,7 +44,10 @@ def standardize_dtype(dtype):
 
 
 def torch_dtype(dtype):
-    return _TORCH_DTYPES[standardize_dtype(dtype)]
+    dtype = standardize_dtype(dtype)
+    if dtype == "string":
+        raise ValueError("Strings have no torch dtype: string data stays a NumPy array or a list.")
+    return _TORCH_DTYPES[dtype]
 
 
 @keras_export("keras.DTypePolicy", "keras.dtype_policies.DTypePolicy",
