@@ -11,7 +11,7 @@ model.fit(x, y, batch_size=64)  # 64 = global batch
 Run the same script on one device, under `torchrun --nproc_per_node=N`, on several nodes
 (torchrun or SLURM), or as `python script.py` with `DataParallel(devices=N)`: tkeras then starts
 the other N-1 processes itself. See docs/distributed.md. Keras's torch backend has no
-distribution support; tkeras maps `DataParallel` to DDP-style gradient averaging,
+distribution support; tkeras maps `DataParallel` to torch DDP's gradient reducer,
 `ModelParallel` + `LayoutMap` to DTensor tensor parallelism (and FSDP-style sharding for layout
 axes naming the batch axis), and TPUs to torch-xla.
 """

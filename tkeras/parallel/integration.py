@@ -62,10 +62,13 @@ def _setup_device(original, self):
     if xla_active() is not None:
         from tkeras.parallel import xla
 
+        xla.route_metric_moves()
         xla.distribute_model(self, xla_active())
         self._fabric = xla.DeviceView(xla.device())
-        if self._loss_tracker is not None:
-            xla.move_metric(self._loss_tracker, self._fabric.device)
+        for metric in (self._loss_tracker, self._compile_metrics):
+            if metric is not None and getattr(metric, "built", True):
+                for m in getattr(metric, "metrics", None) or [metric]:
+                    xla.move_metric(m, self._fabric.device)
         return self._fabric.device
     return _setup_device_multiprocess(original, self)
 
@@ -223,6 +226,7 @@ def install():
     from tkeras.model.model import Model
 
     trainer.set_fabric_factory(_factory_or_default)
+    _route_gradients(trainer)
     if not getattr(trainer.Trainer, "_tkeras_distribution_aware", False):
         _wrap(trainer.Trainer, "fit", _fit)
         _wrap(trainer.Trainer, "evaluate", _evaluate)
@@ -235,6 +239,24 @@ def install():
     _INSTALLED["done"] = True
 
 
+def _route_gradients(trainer):
+    """`fit`'s step takes gradients with `torch.autograd.grad` (`trainer._gradients`), which DDP's
+    reducer does not see: for the variables of a data-parallel model, take them through `.grad`
+    instead (`sharding.gradients`). Until the fit loop asks the distribution for its gradients
+    natively, this replaces its module-level helper; a fit loop without it is left as is."""
+    original = getattr(trainer, "_gradients", None)
+    if original is None or getattr(original, "_tkeras_original", None) is not None:
+        return
+
+    def gradients(loss, variables):
+        if sharding.uses_reducer(variables):
+            return sharding.gradients(loss, variables)
+        return original(loss, variables)
+
+    gradients._tkeras_original = original
+    trainer._gradients = gradients
+
+
 def _factory_or_default(model, precision):
     if active() is not None:
         return fabric_factory(model, precision)
@@ -245,3 +267,4 @@ def _factory_or_default(model, precision):
         return trainer.get_fabric(model)
     finally:
         trainer.set_fabric_factory(_factory_or_default)
+    _route_gradients(trainer)

@@ -3,8 +3,8 @@
 Each `KerasVariable` stays the same Python object (layers, optimizers and callbacks keep working
 on it) and holds this process's part of the value:
 - replicated (`DataParallel`, or `None` layout axes): the whole value; gradients are averaged
-  over the data-parallel processes by a hook on the variable, all-reduces launched as soon as a
-  gradient is ready and awaited at the end of the backward pass, as DDP does;
+  over the data-parallel processes by torch's DDP reducer (`ReplicaReducer`: bucketed
+  all-reduces overlapping the backward pass, into `.grad`);
 - sharded on mesh axes other than the batch axis (tensor parallel): its DTensor shard. While its
   layer runs, the layer's attribute (`layer.kernel`) is a DTensor view of the variable
   (`DTensor.from_local`), so torch's DTensor ops insert the collectives; gradients flow back to
@@ -12,17 +12,18 @@ on it) and holds this process's part of the value:
   tensors (`full_tensor`);
 - sharded on the batch axis (FSDP / ZeRO-3): its slice; the layer sees the all-gathered value,
   whose gradient is reduce-scattered (averaged) back onto the slice.
-Gradients come from plain autograd (`loss.backward()` or `torch.autograd.grad`), so the fit
-loop's step is unchanged, and the optimizer's state is sharded like the variables.
+Gradients come from plain autograd through `.grad` (`loss.backward()`; `fit`'s step is routed
+there, see `integration`), and the optimizer's state is sharded like the variables.
 
 Differences from Keras on JAX: `variable.numpy()`/`get_weights()` return this process's part
 (use `gather_full_state`/`full_weights` for whole values); regularizers and constraints act on
 that part; `BatchNormalization` statistics are those of rank 0's slice of the batch (broadcast at
-every training step, as DDP's `broadcast_buffers`).
+every training step, as DDP's `broadcast_buffers`) unless `synchronized=True`.
 """
 
 import contextlib
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -143,27 +144,90 @@ class VariablePlan:
 
 
 # ----------------------------------------------------------------------------- gradient sync
-class GradientAverager:
-    """Average gradients of replicated variables over a process group, overlapping the
-    all-reduces with the rest of the backward pass (awaited in the engine's final callback)."""
+class ReplicaReducer:
+    """torch's DDP `Reducer` (bucketed all-reduces launched as backward produces gradients,
+    averaged into `.grad` at its end) for the variables replicated over the data-parallel group.
 
-    def __init__(self, group, size):
+    As `torch.distributed._composable.replicate` does, DDP is built over the variables
+    themselves (an `nn.ParameterList` of the same `KerasVariable` objects) and driven from hooks
+    on the model (`before_forward` / `after_forward`), so every `model(x)` with gradients enabled,
+    in `fit` or in a custom `train_step`, prepares the reduction. (`replicate` itself is not
+    used: it changes the model's class, which Keras configs and saving read.)
+
+    Like DDP, it averages gradients accumulated into `.grad` (`loss.backward()`); gradients taken
+    with `torch.autograd.grad` are not seen. `fit`'s step gets its gradients through
+    `gradients()` below. DDP runs with `find_unused_parameters=True` (one walk of the autograd
+    graph per training forward): Keras models may have variables outside the loss (an output
+    without a loss), which plain DDP rejects; `static_graph=True` was tried and fails on the
+    third step of such a model (reducer "Expected to have finished reduction"). DDP is
+    rebuilt when the set of trainable variables changes (`layer.trainable = False`). Values are
+    not broadcast by DDP (`init_sync=False`): `DistributedModel` broadcasts rank 0's first.
+    """
+
+    def __init__(self, variables, group):
+        self.variables = [v for v in variables if v.is_floating_point()]
         self.group = group
-        self.size = size
-        self._pending = []
+        self._ddp = None
+        self._trainable = None
+        self._sentinel = None
 
-    def hook(self, grad):
-        grad = grad.clone() if grad.is_contiguous() else grad.contiguous()
-        if not self._pending:
-            torch.autograd.Variable._execution_engine.queue_callback(self._finish)
-        self._pending.append((dist.all_reduce(grad, group=self.group, async_op=True), grad))
-        return grad
+    def _watch(self, params):
+        """Warn when the first variable's gradient bypasses `.grad` (`torch.autograd.grad` in a
+        custom step): DDP would silently leave it un-averaged."""
+        if self._sentinel is not None:
+            self._sentinel.remove()
+        first = params[0]
 
-    def _finish(self):
-        pending, self._pending = self._pending, []
-        for work, grad in pending:
-            work.wait()
-            grad.div_(self.size)
+        def check():
+            if first.grad is None:
+                warnings.warn("DataParallel averages gradients accumulated into `.grad` "
+                              "(`loss.backward()`), as torch's DDP; gradients of the model's "
+                              "variables taken with `torch.autograd.grad` are this process's "
+                              "own, not averaged.", stacklevel=2)
+
+        def hook(grad):
+            torch.autograd.Variable._execution_engine.queue_callback(check)
+
+        self._sentinel = first.register_hook(hook)
+
+    def _current(self):
+        trainable = tuple(v.requires_grad for v in self.variables)
+        if trainable != self._trainable:
+            from torch.nn.parallel import DistributedDataParallel
+
+            params = torch.nn.ParameterList([v for v in self.variables if v.requires_grad])
+            self._ddp = DistributedDataParallel(params, process_group=self.group,
+                                                broadcast_buffers=False, init_sync=False,
+                                                find_unused_parameters=True) if len(params) else None
+            if len(params):
+                self._watch(params)
+            self._trainable = trainable
+        return self._ddp
+
+    def before_forward(self):
+        if torch.is_grad_enabled() and self._current() is not None:
+            self._ddp._pre_forward()
+
+    def after_forward(self, output):
+        if self._ddp is None or not torch.is_grad_enabled():
+            return output
+        return self._ddp._post_forward(output)
+
+
+def uses_reducer(variables):
+    """Whether gradients of `variables` must be taken through `.grad` (DDP-reduced)."""
+    return bool(variables) and getattr(variables[0], "_tkeras_reducer", None) is not None
+
+
+def gradients(loss, variables):
+    """`torch.autograd.grad(loss, variables, allow_unused=True)` through `.grad`, so that DDP's
+    reducer averages them (the `.grad` fields are left empty again)."""
+    torch.autograd.backward(loss, inputs=list(variables))
+    grads = []
+    for v in variables:
+        grads.append(v.grad)
+        v.grad = None
+    return grads
 
 
 # ----------------------------------------------------------------------------- the model
@@ -233,8 +297,6 @@ class DistributedModel:
         self.data_size = self.batch_mesh.size() if self.batch_mesh is not None else 1
         self.data_rank = self.batch_mesh.get_local_rank() if self.batch_mesh is not None else 0
         self.data_group = self.batch_mesh.get_group() if self.data_size > 1 else None
-        self.averager = GradientAverager(self.data_group, self.data_size) if (
-            self.data_size > 1) else None
         self._handles = []
         self._full = False
         self._broadcast_from_rank0()
@@ -313,25 +375,21 @@ class DistributedModel:
             self._handles.append(module.register_forward_pre_hook(_ViewIn(entries)))
             self._handles.append(module.register_forward_hook(_ViewOut(entries),
                                                               always_call=True))
-        self._averaged = [p.variable for p in self.plans.values()
-                          if p.batch_dim is None and p.variable.is_floating_point()
-                          ] if self.averager is not None else []
-        self._hooked = set()
+        self.reducer = None
+        if self.data_size > 1:
+            self.reducer = ReplicaReducer(
+                [p.variable for p in self.plans.values() if p.batch_dim is None],
+                self.data_group)
+            for v in self.model.weights:  # `gradients()` takes the model's through `.grad`
+                v._tkeras_reducer = self.reducer
         self._handles.append(self.model.register_forward_pre_hook(self._model_in,
                                                                   with_kwargs=True))
         self._handles.append(self.model.register_forward_hook(self._model_out,
                                                               always_call=True))
 
-    def _hook_gradients(self):
-        """Average the gradients of replicated variables (hooked once they require grad)."""
-        for v in self._averaged:
-            if v.requires_grad and id(v) not in self._hooked:
-                self._handles.append(v.register_hook(self.averager.hook))
-                self._hooked.add(id(v))
-
     def _model_in(self, model, args, kwargs):
-        if torch.is_grad_enabled():
-            self._hook_gradients()
+        if self.reducer is not None:
+            self.reducer.before_forward()
         if model.training and self._buffers and self.data_size > 1:
             with torch.no_grad():
                 for b in self._buffers:
@@ -358,14 +416,17 @@ class DistributedModel:
         return _map_tensors(to_dtensor, args), kwargs
 
     def _model_out(self, model, args, output):
-        if self.model_mesh is None:
-            return None
-        from torch.distributed.tensor import DTensor
+        if self.model_mesh is not None:
+            from torch.distributed.tensor import DTensor
 
-        context, self._context = getattr(self, "_context", None), None
-        if context is not None:
-            context.close()
-        return _map_tensors(lambda t: t.full_tensor() if isinstance(t, DTensor) else t, output)
+            context, self._context = getattr(self, "_context", None), None
+            if context is not None:
+                context.close()
+            output = _map_tensors(lambda t: t.full_tensor() if isinstance(t, DTensor) else t,
+                                  output)
+        if self.reducer is not None:
+            output = self.reducer.after_forward(output)
+        return output
 
     # -- whole values
     @contextlib.contextmanager
@@ -407,6 +468,44 @@ def distribute_model(model, distribution):
     dm = DistributedModel(model, distribution)
     object.__setattr__(model, "_tkeras_distributed", dm)
     return dm
+
+
+def data_parallel_group():
+    """The process group whose processes see different data: the current distribution's batch
+    axis (`None` when the data is not split, e.g. tensor parallel alone); the whole world
+    without a tkeras distribution (a process group the user started). Synchronized
+    `BatchNormalization` reduces its statistics over it."""
+    from tkeras.parallel import spec
+
+    d = spec.distribution()
+    if d is None or runtime.fabric() is None or d.device_mesh.device_type == "tpu":
+        return dist.group.WORLD
+    cached = _DATA_GROUPS.get(id(d))
+    if cached is None or cached[0] is not d:
+        mesh = runtime.torch_mesh(d.device_mesh)
+        batch = d.batch_dim_name
+        group = None
+        if batch in mesh.mesh_dim_names and mesh[batch].size() > 1:
+            group = mesh[batch].get_group()
+        cached = _DATA_GROUPS[id(d)] = (d, group)
+    return cached[1]
+
+
+_DATA_GROUPS = {}
+
+
+def all_reduce_sum(t, group):
+    """Differentiable all-reduce (sum) of `t` over `group`: the backward pass sums the gradients
+    over the group too, as `torch.nn.SyncBatchNorm` does for its statistics. A DTensor (inside a
+    tensor-parallel model) is reduced through its local value."""
+    from torch.distributed.nn.functional import all_reduce
+    from torch.distributed.tensor import DTensor
+
+    if isinstance(t, DTensor):
+        local = all_reduce(t.to_local(grad_placements=t.placements), group=group)
+        return DTensor.from_local(local, t.device_mesh, t.placements, run_check=False,
+                                  shape=t.shape, stride=t.stride())
+    return all_reduce(t, group=group)
 
 
 def _distributed(model):

@@ -7,8 +7,10 @@ every batch (dimension 0 on the batch axis); XLA inserts the collectives. Also r
 CPU device (`PJRT_DEVICE=CPU`, `CPU_NUM_DEVICES=N`), which is how it is tested.
 
 Keras variables must stay the same Python objects when moved to the XLA device (`module.to`
-would replace them with plain Parameters): `move_model` swaps each variable's contents in place
-(`torch.utils.swap_tensors`). `torch_xla.sync()` runs at the start of each model call (cutting
+would replace them with plain Parameters, and torch refuses `variable.data = xla_tensor`):
+`move_model` and `move_metric` swap each variable with a moved copy carrying the same Keras
+metadata (`torch.utils.swap_tensors`), for the model, its optimizer and its metrics
+(`route_metric_moves` sends `Metric.to` there for XLA devices). `torch_xla.sync()` runs at the start of each model call (cutting
 the lazy graph at step boundaries).
 Multi-process XLA (`xmp.spawn`) is not used: its collectives do not run on the CPU device, so it
 could not be tested (pytorch/xla#5342).
@@ -56,10 +58,39 @@ def move_model(model, target):
 
 
 def move_metric(metric, target):
-    """Move a metric's state to `target` (its own `to()` assigns `.data`, which XLA refuses)."""
-    move_variables(metric.variables, target)
-    for m in [metric] + list(getattr(metric, "_metrics", [])):
-        m._device = torch.device(target)
+    """Move a metric's state (and its sub-metrics') to `target`, keeping the variable objects
+    (`Metric.to()` assigns `.data`, which torch refuses between CPU and XLA tensors)."""
+    target = torch.device(target)
+    move_variables(metric._variables, target)
+    metric._device = target
+    for m in metric._metrics:
+        move_metric(m, target)
+    return metric
+
+
+def _on_xla(device, variables):
+    return torch.device(device).type == "xla" or any(v.device.type == "xla" for v in variables)
+
+
+def route_metric_moves():
+    """`Metric.to(device)` to or from an XLA device moves by `move_metric` (idempotent).
+
+    Metrics follow their inputs' device lazily (`_follow` -> `to`), so compiled metrics reach
+    the XLA device inside the fit loop; this makes that move work until `Metric.to` itself
+    swaps tensors. Other moves are the original `to`."""
+    from tkeras.fit.metrics.base import Metric
+
+    original = Metric.to
+    if getattr(original, "_tkeras_original", None) is not None:
+        return
+
+    def to(self, device):
+        if _on_xla(device, self._variables):
+            return move_metric(self, device)
+        return original(self, device)
+
+    to._tkeras_original = original
+    Metric.to = to
 
 
 class SPMDModel:

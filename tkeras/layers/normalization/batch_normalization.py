@@ -14,8 +14,12 @@ channels-last view, no copy). In training, the fused kernel updates `moving_mean
 rescaled to the biased one for Keras's update of `moving_variance`.
 
 Deliberate difference: `synchronized=True` (TensorFlow-only in Keras) is accepted; when
-`torch.distributed` is initialized it all-reduces the batch statistics across processes (as
-`torch.nn.SyncBatchNorm`), otherwise it behaves as `synchronized=False`.
+`torch.distributed` is initialized it all-reduces the batch statistics (sums of `x`, `x**2` and
+counts) over the data-parallel processes (`tkeras.parallel.sharding.data_parallel_group`: the
+distribution's batch axis, or the whole world), differentiably: the backward pass sums the
+statistics' gradients over the same processes, as `torch.nn.SyncBatchNorm`. Every process then
+normalizes with (and keeps moving statistics of) the global batch; training on N processes
+equals one process on the whole batch. Otherwise it behaves as `synchronized=False`.
 """
 
 import torch
@@ -225,11 +229,13 @@ class BatchNormalization(Layer):
                 and torch.distributed.is_initialized())
 
     def _synced_moments(self, x, weights, axes):
-        from torch.distributed import _functional_collectives as collectives
+        from tkeras.parallel import sharding
 
         stats = torch.stack([(x * weights).sum(dim=axes), (x.square() * weights).sum(dim=axes),
                              weights.sum(dim=axes)])
-        stats = collectives.all_reduce(stats, "sum", torch.distributed.group.WORLD)
+        group = sharding.data_parallel_group()
+        if group is not None:
+            stats = sharding.all_reduce_sum(stats, group)
         count = stats[2] + _KERAS_EPSILON
         mean = stats[0] / count
         return mean, stats[1] / count - mean.square()
