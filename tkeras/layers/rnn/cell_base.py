@@ -1,5 +1,8 @@
 """The base of the built-in cells (`SimpleRNNCell`, `LSTMCell`, `GRUCell`) and of the layers
-that wrap one of them (`SimpleRNN`, `LSTM`, `GRU`): shared arguments, weights and configs."""
+that wrap one cell built from their own arguments (`CellRNN`: `SimpleRNN`, `LSTM`, `GRU`,
+`ConvLSTM1D/2D/3D`): shared arguments, weights and configs."""
+
+import inspect
 
 import torch
 
@@ -32,6 +35,7 @@ class RecurrentCell(Layer, DropoutRNNCell):
 
     gates = 1
     has_recurrent_activation = True
+    extra_args = ()  # the cell's own arguments: attributes, written last in the config
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -42,7 +46,10 @@ class RecurrentCell(Layer, DropoutRNNCell):
             raise ValueError("Received an invalid value for argument `units`, expected a "
                              f"positive integer, got {units}.")
         self.implementation = kwargs.pop("implementation", 2)
+        extras = {name: kwargs.pop(name) for name in self.extra_args}
         super().__init__(**kwargs)
+        for name, value in extras.items():
+            setattr(self, name, value)
         self.units = units
         self.activation = activations.get(activation)
         if self.has_recurrent_activation:
@@ -113,49 +120,78 @@ class RecurrentCell(Layer, DropoutRNNCell):
         }
         if self.has_recurrent_activation:
             config["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        config.update({name: getattr(self, name) for name in self.extra_args})
         return {**super().get_config(), **config}
 
 
-class RecurrentLayer(RNN):
-    """An `RNN` over one built-in cell, created from the cell's arguments (`cell_class`,
-    `cell_name`); the cell's attributes read through (`layer.units`, `layer.kernel_initializer`,
-    ...) and the config is the cell's arguments plus the RNN flags, without `cell`.
-
-    Subclasses name a fused kernel (`fused_kind`, `fused_params`); `inner_loop` runs it when
-    the configuration and the mask allow it, else loops the cell."""
+class CellRNN(RNN):
+    """An `RNN` over one cell created from the layer's own arguments: those the cell's
+    signature names (`cell_class`, named `cell_name`) go to the cell, the rest to `RNN`. The
+    cell's attributes read through (`layer.units`, `layer.kernel_initializer`, ...) and the
+    config is the cell's arguments plus the RNN flags, without `cell`."""
 
     cell_class = None
     cell_name = None
-    cell_attributes = ("units", "activation", "use_bias", "kernel_initializer",
-                       "recurrent_initializer", "bias_initializer", "kernel_regularizer",
-                       "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
-                       "recurrent_constraint", "bias_constraint", "dropout",
-                       "recurrent_dropout")
+    cell_attributes = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         for name in cls.cell_attributes:
             setattr(cls, name, property(lambda self, n=name: getattr(self.cell, n)))
 
-    def __init__(self, cell_kwargs, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, unroll=False, use_cudnn="auto",
-                 activity_regularizer=None, **kwargs):
-        cell = self.cell_class(
-            **cell_kwargs, dtype=kwargs.get("dtype", None),
-            trainable=kwargs.get("trainable", True), name=self.cell_name,
-            implementation=kwargs.pop("implementation", 2))
+    def __init__(self, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, activity_regularizer=None, **kwargs):
+        cell_args = inspect.signature(self.cell_class).parameters
+        cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cell_args}
+        cell = self.cell_class(**cell_kwargs, **self._cell_options(kwargs), name=self.cell_name)
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         go_backwards=go_backwards, stateful=stateful,
                          activity_regularizer=activity_regularizer, **kwargs)
+
+    def _cell_options(self, kwargs):
+        """Layer keywords the cell also gets (Keras: the dtype)."""
+        return {"dtype": kwargs.get("dtype")}
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences, initial_state=initial_state, mask=mask,
+                            training=training)
+
+    def get_config(self):
+        config = {k: v for k, v in super().get_config().items() if k != "cell"}
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        config.update(cell_config)
+        config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class RecurrentLayer(CellRNN):
+    """A `CellRNN` over a built-in dense cell. Subclasses name a fused kernel (`fused_kind`,
+    `fused_params`); `inner_loop` runs it when the configuration and the mask allow it, else
+    loops the cell."""
+
+    cell_attributes = ("units", "activation", "use_bias", "kernel_initializer",
+                       "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+                       "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+                       "recurrent_constraint", "bias_constraint", "dropout",
+                       "recurrent_dropout")
+
+    def __init__(self, use_cudnn="auto", **kwargs):
+        super().__init__(**kwargs)
         self.input_spec = InputSpec(ndim=3)
         if use_cudnn not in ("auto", True, False):
             raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one of "
                              f"{{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
         self.use_cudnn = use_cudnn
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        return super().call(sequences, initial_state=initial_state, mask=mask,
-                            training=training)
+    def _cell_options(self, kwargs):
+        return {**super()._cell_options(kwargs), "trainable": kwargs.get("trainable", True),
+                "implementation": kwargs.pop("implementation", 2)}
 
     def fused_kind(self):
         """The `fused.KERNELS` entry for this cell's configuration, or None."""
@@ -182,16 +218,3 @@ class RecurrentLayer(RNN):
             if out is not None:
                 return out
         return super().inner_loop(sequences, initial_state, mask, training=training)
-
-    def get_config(self):
-        config = {k: v for k, v in super().get_config().items() if k != "cell"}
-        cell_config = self.cell.get_config()
-        for key in ("name", "trainable", "dtype"):
-            cell_config.pop(key, None)
-        config.update(cell_config)
-        config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -19,9 +19,10 @@ from tkeras.core import initializers
 from tkeras.core import regularizers
 from tkeras.core.config import standardize_data_format
 from tkeras.core.registry import keras_export
+from tkeras.layers.arguments import init_args
 from tkeras.layers.layer import InputSpec
 from tkeras.layers.layer import Layer
-from tkeras.layers.rnn.rnn import RNN
+from tkeras.layers.rnn.cell_base import CellRNN
 from tkeras.layers.rnn.rnn import DropoutRNNCell
 from tkeras.layers.rnn.rnn import rnn_loop
 from tkeras.layers.rnn.rnn import zeros_state
@@ -250,50 +251,21 @@ class ConvLSTMCell(Layer, DropoutRNNCell):
         return {**super().get_config(), **config}
 
 
-_CELL_ATTRIBUTES = (
-    "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
-    "activation", "recurrent_activation", "use_bias", "kernel_initializer",
-    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
-    "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
-    "bias_constraint", "dropout", "recurrent_dropout")
-
-
-class ConvLSTM(RNN):
+class ConvLSTM(CellRNN):
     """Base of `ConvLSTM1D/2D/3D` (`rank` spatial dimensions)."""
 
-    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
-                 use_bias=True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
-                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
-                 return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, **kwargs):
-        cell = ConvLSTMCell(
-            rank=rank, filters=filters, kernel_size=kernel_size, strides=strides,
-            padding=padding, data_format=data_format, dilation_rate=dilation_rate,
-            activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed, name="conv_lstm_cell",
-            dtype=kwargs.get("dtype"))
-        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, **kwargs)
+    cell_class = ConvLSTMCell
+    cell_name = "conv_lstm_cell"
+    cell_attributes = (
+        "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+        "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+        "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
+        "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
+        "bias_constraint", "dropout", "recurrent_dropout")
+
+    def __init__(self, rank, filters, kernel_size, **kwargs):
+        super().__init__(rank=rank, filters=filters, kernel_size=kernel_size, **kwargs)
         self.input_spec = InputSpec(ndim=rank + 3)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        for name in _CELL_ATTRIBUTES:
-            setattr(cls, name, property(lambda self, n=name: getattr(self.cell, n)))
-
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        return super().call(sequences, initial_state=initial_state, mask=mask,
-                            training=training)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
@@ -337,58 +309,40 @@ class ConvLSTM(RNN):
             return [output_mask, None, None]
         return output_mask
 
-    def get_config(self):
-        config = {k: v for k, v in super().get_config().items() if k != "cell"}
-        cell_config = self.cell.get_config()
-        for key in ("name", "trainable", "dtype"):
-            cell_config.pop(key, None)
-        config.update(cell_config)
-        config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
-        return config
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+class _ConvLSTMND(ConvLSTM):
+    """Keras's ConvLSTM1D/2D/3D signature; `rank` set by each class."""
 
+    rank = None
 
-def _conv_lstm_class(rank):
-    class _ConvLSTMND(ConvLSTM):
-        def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                     dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
-                     use_bias=True, kernel_initializer="glorot_uniform",
-                     recurrent_initializer="orthogonal", bias_initializer="zeros",
-                     unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None,
-                     bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                     recurrent_constraint=None, bias_constraint=None, dropout=0.0,
-                     recurrent_dropout=0.0, seed=None, return_sequences=False,
-                     return_state=False, go_backwards=False, stateful=False, **kwargs):
-            super().__init__(
-                rank=rank, filters=filters, kernel_size=kernel_size, strides=strides,
-                padding=padding, data_format=data_format, dilation_rate=dilation_rate,
-                activation=activation, recurrent_activation=recurrent_activation,
-                use_bias=use_bias, kernel_initializer=kernel_initializer,
-                recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                unit_forget_bias=unit_forget_bias, kernel_regularizer=kernel_regularizer,
-                recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                return_sequences=return_sequences, return_state=return_state,
-                go_backwards=go_backwards, stateful=stateful, dropout=dropout,
-                recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-
-    return _ConvLSTMND
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, **kwargs):
+        super().__init__(self.rank, **init_args(locals()))
 
 
 @keras_export("keras.layers.ConvLSTM1D")
-class ConvLSTM1D(_conv_lstm_class(1)):
+class ConvLSTM1D(_ConvLSTMND):
     """1D convolutional LSTM: inputs `(batch, time, steps, channels)` (channels_last)."""
+
+    rank = 1
 
 
 @keras_export("keras.layers.ConvLSTM2D")
-class ConvLSTM2D(_conv_lstm_class(2)):
+class ConvLSTM2D(_ConvLSTMND):
     """2D convolutional LSTM: inputs `(batch, time, rows, cols, channels)` (channels_last)."""
+
+    rank = 2
 
 
 @keras_export("keras.layers.ConvLSTM3D")
-class ConvLSTM3D(_conv_lstm_class(3)):
+class ConvLSTM3D(_ConvLSTMND):
     """3D convolutional LSTM: inputs `(batch, time, d1, d2, d3, channels)` (channels_last)."""
+
+    rank = 3

@@ -11,6 +11,7 @@ import torch
 
 from tkeras.core import activations
 from tkeras.core.registry import keras_export
+from tkeras.layers.arguments import init_args
 from tkeras.layers.rnn import fused
 from tkeras.layers.rnn.cell_base import RecurrentCell
 from tkeras.layers.rnn.cell_base import RecurrentLayer
@@ -21,6 +22,7 @@ from tkeras.layers.rnn.rnn import is_nested
 @keras_export("keras.layers.GRUCell")
 class GRUCell(RecurrentCell):
     gates = 3
+    extra_args = ("reset_after",)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -28,15 +30,7 @@ class GRUCell(RecurrentCell):
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, reset_after=True,
                  seed=None, **kwargs):
-        super().__init__(
-            units, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-        self.reset_after = reset_after
+        super().__init__(**init_args(locals()))
         self.state_size = units
 
     def _bias_shape(self):
@@ -77,9 +71,6 @@ class GRUCell(RecurrentCell):
         h = z * h_tm1 + (1 - z) * hh
         return h, ([h] if is_nested(states) else h)
 
-    def get_config(self):
-        return {**super().get_config(), "reset_after": self.reset_after}
-
 
 @keras_export("keras.layers.GRU")
 class GRU(RecurrentLayer):
@@ -95,19 +86,7 @@ class GRU(RecurrentLayer):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, reset_after=True,
                  use_cudnn="auto", **kwargs):
-        cell_kwargs = dict(
-            units=units, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, reset_after=reset_after,
-            seed=seed)
-        super().__init__(cell_kwargs, return_sequences=return_sequences,
-                         return_state=return_state, go_backwards=go_backwards,
-                         stateful=stateful, unroll=unroll, use_cudnn=use_cudnn,
-                         activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**init_args(locals()))
 
     def fused_kind(self):
         cell = self.cell

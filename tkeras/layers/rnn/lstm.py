@@ -10,6 +10,7 @@ import torch
 from tkeras.core import activations
 from tkeras.core import initializers
 from tkeras.core.registry import keras_export
+from tkeras.layers.arguments import init_args
 from tkeras.layers.rnn import fused
 from tkeras.layers.rnn.cell_base import RecurrentCell
 from tkeras.layers.rnn.cell_base import RecurrentLayer
@@ -19,6 +20,7 @@ from tkeras.layers.rnn.cell_base import gated_matmul
 @keras_export("keras.layers.LSTMCell")
 class LSTMCell(RecurrentCell):
     gates = 4
+    extra_args = ("unit_forget_bias",)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -26,15 +28,7 @@ class LSTMCell(RecurrentCell):
                  recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, **kwargs):
-        super().__init__(
-            units, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-        self.unit_forget_bias = unit_forget_bias
+        super().__init__(**init_args(locals()))
         self.state_size = [units, units]
 
     def _bias_initializer(self):
@@ -68,9 +62,6 @@ class LSTMCell(RecurrentCell):
         h = o * self.activation(c)
         return h, [h, c]
 
-    def get_config(self):
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
-
 
 @keras_export("keras.layers.LSTM")
 class LSTM(RecurrentLayer):
@@ -87,19 +78,7 @@ class LSTM(RecurrentLayer):
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False,
                  use_cudnn="auto", **kwargs):
-        cell_kwargs = dict(
-            units=units, activation=activation, recurrent_activation=recurrent_activation,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
-            unit_forget_bias=unit_forget_bias, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed)
-        super().__init__(cell_kwargs, return_sequences=return_sequences,
-                         return_state=return_state, go_backwards=go_backwards,
-                         stateful=stateful, unroll=unroll, use_cudnn=use_cudnn,
-                         activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**init_args(locals()))
 
     def fused_kind(self):
         cell = self.cell

@@ -11,6 +11,7 @@ import torch
 
 from tkeras.core import activations
 from tkeras.core.registry import keras_export
+from tkeras.layers.arguments import init_args
 from tkeras.layers.rnn import fused
 from tkeras.layers.rnn.cell_base import RecurrentCell
 from tkeras.layers.rnn.cell_base import RecurrentLayer
@@ -27,14 +28,7 @@ class SimpleRNNCell(RecurrentCell):
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
-        super().__init__(
-            units, activation=activation, use_bias=use_bias,
-            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
+        super().__init__(**init_args(locals()))
         self.state_size = units
 
     def call(self, sequence, states, training=False):
@@ -62,17 +56,9 @@ class SimpleRNN(RecurrentLayer):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
-        cell_kwargs = dict(
-            units=units, activation=activation, use_bias=use_bias,
-            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed)
-        super().__init__(cell_kwargs, return_sequences=return_sequences,
-                         return_state=return_state, go_backwards=go_backwards,
-                         stateful=stateful, unroll=unroll, **kwargs)
+        args = init_args(locals())
+        del args["activity_regularizer"]  # accepted, not applied (as Keras)
+        super().__init__(**args)
 
     def fused_kind(self):
         return {activations.tanh: "rnn_tanh", activations.relu: "rnn_relu"}.get(
