@@ -26,9 +26,7 @@ class BaseSpatialDropout(Dropout):
         self.data_format = standardize_data_format(data_format)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
-    def call(self, inputs, training=False):
-        if not training or self.rate == 0:
-            return inputs
+    def _noise(self, inputs):
         channels_last = self.data_format == "channels_last"
         x = inputs.movedim(-1, 1) if channels_last else inputs
         y = _DROPOUT_ND[self.rank](x, self.rate, training=True)
