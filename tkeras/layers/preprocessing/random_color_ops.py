@@ -40,6 +40,25 @@ def _per_image(values):
     return values.reshape(-1, 1, 1, 1)
 
 
+class _FactorAugmentation(RandomAugmentationLayer):
+    """The layers taking Keras's `factor`, `value_range`, `data_format` and `seed`: `factor`
+    checked by `_set_factor`, `value_range` by `check_value_range` unless `_CHECK_VALUE_RANGE`
+    is False (as in Keras), and the config `factor, value_range, seed`."""
+
+    _CHECK_VALUE_RANGE = True
+
+    def __init__(self, factor, value_range, data_format, seed, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self._set_factor(factor)
+        self.value_range = (check_value_range(value_range) if self._CHECK_VALUE_RANGE
+                            else value_range)
+        self.seed = seed
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
+                "seed": self.seed}
+
+
 @keras_export("keras.layers.RandomGrayscale")
 class RandomGrayscale(RandomAugmentationLayer):
     def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs):
@@ -66,15 +85,13 @@ class RandomGrayscale(RandomAugmentationLayer):
 
 
 @keras_export("keras.layers.RandomInvert")
-class RandomInvert(RandomAugmentationLayer):
+class RandomInvert(_FactorAugmentation):
+    _CHECK_VALUE_RANGE = False
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
     def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self._set_factor(factor)
-        self.value_range = value_range
-        self.seed = seed
+        super().__init__(factor, value_range, data_format, seed, **kwargs)
 
     def get_random_transformation(self, images, training=True):
         batch = (images.shape[0],)
@@ -89,10 +106,6 @@ class RandomInvert(RandomAugmentationLayer):
         images = self._cast(images)
         return torch.where(apply, self.value_range[1] - images, images)
 
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
-                "seed": self.seed}
-
 
 def _replace_channel(images, index, channel, data_format):
     axis = -1 if data_format == "channels_last" else -3
@@ -106,14 +119,12 @@ def _channel(images, index, data_format):
 
 
 @keras_export("keras.layers.RandomHue")
-class RandomHue(RandomAugmentationLayer):
+class RandomHue(_FactorAugmentation):
+    _CHECK_VALUE_RANGE = False
     _FACTOR_BOUNDS = (0, 1)
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self._set_factor(factor)
-        self.value_range = value_range
-        self.seed = seed
+        super().__init__(factor, value_range, data_format, seed, **kwargs)
 
     def get_random_transformation(self, images, training=True):
         batch = (images.shape[0],)
@@ -135,18 +146,11 @@ class RandomHue(RandomAugmentationLayer):
         images = torch.clip(image_ops.hsv_to_rgb(hsv, self.data_format), 0, 1)
         return self._cast(transform_value_range(images, (0, 1), self.value_range))
 
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
-                "seed": self.seed}
-
 
 @keras_export("keras.layers.RandomSaturation")
-class RandomSaturation(RandomAugmentationLayer):
+class RandomSaturation(_FactorAugmentation):
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self._set_factor(factor)
-        self.value_range = check_value_range(value_range)
-        self.seed = seed
+        super().__init__(factor, value_range, data_format, seed, **kwargs)
 
     def get_random_transformation(self, images, training=True):
         factor = self._uniform((images.shape[0],), self.factor[0], self.factor[1], images.device)
@@ -165,18 +169,11 @@ class RandomSaturation(RandomAugmentationLayer):
         hsv = _replace_channel(hsv, 1, saturation, self.data_format)
         return image_ops.hsv_to_rgb(hsv, self.data_format)
 
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
-                "seed": self.seed}
-
 
 @keras_export("keras.layers.RandomColorDegeneration")
-class RandomColorDegeneration(RandomAugmentationLayer):
+class RandomColorDegeneration(_FactorAugmentation):
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self._set_factor(factor)
-        self.value_range = check_value_range(value_range)
-        self.seed = seed
+        super().__init__(factor, value_range, data_format, seed, **kwargs)
 
     def get_random_transformation(self, images, training=True):
         shape = (images.shape[0], 1, 1, 1)
@@ -200,10 +197,6 @@ class RandomColorDegeneration(RandomAugmentationLayer):
             raise ValueError("Input images must have 3 channels, but received images with "
                              f"{channels} channels.")
         return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
-                "seed": self.seed}
 
 
 @keras_export("keras.layers.RandomColorJitter")
@@ -246,15 +239,12 @@ class RandomColorJitter(RandomAugmentationLayer):
 
 
 @keras_export("keras.layers.RandomSharpness")
-class RandomSharpness(RandomAugmentationLayer):
+class RandomSharpness(_FactorAugmentation):
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self._set_factor(factor)
-        self.value_range = check_value_range(value_range)
-        self.seed = seed
+        super().__init__(factor, value_range, data_format, seed, **kwargs)
 
     def get_random_transformation(self, images, training=True):
         return {"factor": self._uniform((images.shape[0],), self.factor[0], self.factor[1],
@@ -276,22 +266,15 @@ class RandomSharpness(RandomAugmentationLayer):
         images = images + (1.0 - sharpness) * (smoothed - images)
         return torch.clip(images, self.value_range[0], self.value_range[1])
 
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
-                "seed": self.seed}
-
 
 @keras_export("keras.layers.RandomPosterization")
-class RandomPosterization(RandomAugmentationLayer):
+class RandomPosterization(_FactorAugmentation):
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (1, 8)
     _MAX_FACTOR = 8
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self._set_factor(factor)
-        self.value_range = check_value_range(value_range)
-        self.seed = seed
+        super().__init__(factor, value_range, data_format, seed, **kwargs)
 
     def get_random_transformation(self, images, training=True):
         batch = (images.shape[0],)
@@ -309,24 +292,18 @@ class RandomPosterization(RandomAugmentationLayer):
         images = torch.bitwise_left_shift(torch.bitwise_right_shift(images, shift), shift)
         return self._cast(transform_value_range(self._cast(images), (0, 255), self.value_range))
 
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
-                "seed": self.seed}
-
 
 @keras_export("keras.layers.RandomGaussianBlur")
-class RandomGaussianBlur(RandomAugmentationLayer):
+class RandomGaussianBlur(_FactorAugmentation):
+    _CHECK_VALUE_RANGE = False
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
     def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255),
                  data_format=None, seed=None, **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self._set_factor(factor)
+        super().__init__(factor, value_range, data_format, seed, **kwargs)
         self.kernel_size = self._check_kernel_size(kernel_size)
         self.sigma = check_factor(sigma, "sigma", self._FACTOR_BOUNDS)
-        self.value_range = value_range
-        self.seed = seed
 
     @staticmethod
     def _check_kernel_size(size):

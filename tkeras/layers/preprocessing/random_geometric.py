@@ -66,7 +66,16 @@ class RandomFlip(BaseImagePreprocessingLayer):
 
 
 class _RandomAffine(BaseImagePreprocessingLayer):
-    """Shared sampling of the affine augmentations."""
+    """Shared arguments (`fill_mode`, `interpolation`, `fill_value`, `seed`) and sampling of the
+    affine augmentations."""
+
+    def __init__(self, fill_mode, interpolation, seed, fill_value, data_format, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.seed = seed
+        self.fill_mode = fill_mode
+        self.interpolation = interpolation
+        self.fill_value = fill_value
+        _check_fill_and_interpolation(fill_mode, interpolation)
 
     def _sample(self, images, transform):
         return image_ops.affine_transform(images, transform, self.interpolation, self.fill_mode,
@@ -81,12 +90,8 @@ class _RandomAffine(BaseImagePreprocessingLayer):
 class RandomRotation(_RandomAffine):
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, data_format=None, **kwargs):
-        super().__init__(factor=factor, data_format=data_format, **kwargs)
-        self.seed = seed
-        self.fill_mode = fill_mode
-        self.interpolation = interpolation
-        self.fill_value = fill_value
-        _check_fill_and_interpolation(fill_mode, interpolation)
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, factor=factor,
+                         **kwargs)
 
     def transform_images(self, images, training=True):
         images = self._cast(images)
@@ -116,27 +121,41 @@ def _two_sided_factor(factor, name, error, lowest_ok):
     return -abs(factor), abs(factor)
 
 
-@keras_export("keras.layers.RandomTranslation")
-class RandomTranslation(_RandomAffine):
+class _HeightWidthAffine(_RandomAffine):
+    """RandomTranslation and RandomZoom: a two-sided factor per axis, checked against
+    `_FACTOR_ERROR` with lower bound `_lowest_ok` (a `width_factor` of None is kept as None)."""
+
     _USE_BASE_FACTOR = False
+
+    def __init__(self, height_factor, width_factor, fill_mode, interpolation, seed, fill_value,
+                 data_format, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.height_factor = height_factor
+        self.height_lower, self.height_upper = _two_sided_factor(
+            height_factor, "height_factor", self._FACTOR_ERROR, self._lowest_ok)
+        self.width_factor = width_factor
+        if width_factor is not None:
+            self.width_lower, self.width_upper = _two_sided_factor(
+                width_factor, "width_factor", self._FACTOR_ERROR, self._lowest_ok)
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": self.height_factor,
+                "width_factor": self.width_factor, "fill_mode": self.fill_mode,
+                "interpolation": self.interpolation, "seed": self.seed,
+                "fill_value": self.fill_value, "data_format": self.data_format}
+
+
+@keras_export("keras.layers.RandomTranslation")
+class RandomTranslation(_HeightWidthAffine):
     _FACTOR_ERROR = ("The `factor` argument should be a number (or a list of two numbers) in "
                      "the range [-1.0, 1.0]. ")
+    _lowest_ok = staticmethod(lambda v: v >= -1.0)
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect",
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
                  **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self.height_factor = height_factor
-        self.height_lower, self.height_upper = _two_sided_factor(
-            height_factor, "height_factor", self._FACTOR_ERROR, lambda v: v >= -1.0)
-        self.width_factor = width_factor
-        self.width_lower, self.width_upper = _two_sided_factor(
-            width_factor, "width_factor", self._FACTOR_ERROR, lambda v: v >= -1.0)
-        _check_fill_and_interpolation(fill_mode, interpolation)
-        self.fill_mode = fill_mode
-        self.fill_value = fill_value
-        self.interpolation = interpolation
-        self.seed = seed
+        super().__init__(height_factor, width_factor, fill_mode, interpolation, seed, fill_value,
+                         data_format, **kwargs)
 
     def transform_images(self, images, training=True):
         images = self._cast(images)
@@ -150,35 +169,18 @@ class RandomTranslation(_RandomAffine):
         transform = torch.stack([ones, zeros, -dx, zeros, ones, -dy, zeros, zeros], dim=1)
         return self._sample(images, transform)
 
-    def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor,
-                "width_factor": self.width_factor, "fill_mode": self.fill_mode,
-                "interpolation": self.interpolation, "seed": self.seed,
-                "fill_value": self.fill_value, "data_format": self.data_format}
-
 
 @keras_export("keras.layers.RandomZoom")
-class RandomZoom(_RandomAffine):
-    _USE_BASE_FACTOR = False
+class RandomZoom(_HeightWidthAffine):
     _FACTOR_ERROR = ("The `height_factor` and `width_factor` arguments should be a number (or a "
                      "list of two numbers) in the range (-1.0, 1.0]. ")
+    _lowest_ok = staticmethod(lambda v: v > -1.0)
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
                  **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self.height_factor = height_factor
-        self.height_lower, self.height_upper = _two_sided_factor(
-            height_factor, "height_factor", self._FACTOR_ERROR, lambda v: v > -1.0)
-        self.width_factor = width_factor
-        if width_factor is not None:
-            self.width_lower, self.width_upper = _two_sided_factor(
-                width_factor, "width_factor", self._FACTOR_ERROR, lambda v: v > -1.0)
-        _check_fill_and_interpolation(fill_mode, interpolation)
-        self.fill_mode = fill_mode
-        self.fill_value = fill_value
-        self.interpolation = interpolation
-        self.seed = seed
+        super().__init__(height_factor, width_factor, fill_mode, interpolation, seed, fill_value,
+                         data_format, **kwargs)
 
     def transform_images(self, images, training=True):
         images = self._cast(images)
@@ -198,12 +200,6 @@ class RandomZoom(_RandomAffine):
         transform = torch.stack([zoom_x, zeros, x_offset, zeros, zoom_y, y_offset, zeros, zeros],
                                 dim=1)
         return self._sample(images, transform)
-
-    def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor,
-                "width_factor": self.width_factor, "fill_mode": self.fill_mode,
-                "interpolation": self.interpolation, "seed": self.seed,
-                "fill_value": self.fill_value, "data_format": self.data_format}
 
 
 def _slice(x, axis, start, length):
