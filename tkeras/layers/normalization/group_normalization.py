@@ -9,17 +9,14 @@ for half-precision inputs. Runs the fused `F.group_norm` on a channels-first vie
 import torch
 import torch.nn.functional as F
 
-from tkeras.core import constraints
-from tkeras.core import initializers
-from tkeras.core import regularizers
 from tkeras.core.registry import keras_export
 from tkeras.layers.layer import InputSpec
-from tkeras.layers.layer import Layer
+from tkeras.layers.normalization.layer_normalization import AffineNormalization
 from tkeras.layers.normalization.layer_normalization import check_axes_in_bounds
 
 
 @keras_export("keras.layers.GroupNormalization")
-class GroupNormalization(Layer):
+class GroupNormalization(AffineNormalization):
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
@@ -27,20 +24,11 @@ class GroupNormalization(Layer):
             raise ValueError(
                 "Received an invalid value for argument `groups`, expected a positive integer "
                 f"(or `-1` for instance normalization). Received: groups={groups}")
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.autocast = False
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer,
+                         beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
+                         **kwargs)
         self.groups = groups
         self.axis = axis
-        self.epsilon = epsilon
-        self.center = center
-        self.scale = scale
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
 
     def build(self, input_shape):
         dim = input_shape[self.axis]
@@ -59,21 +47,7 @@ class GroupNormalization(Layer):
                 f"Number of groups ({self.groups}) must be a multiple of the number of "
                 f"channels ({dim}).")
         self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: dim})
-        if self.scale:
-            self.gamma = self.add_weight(
-                shape=(dim,), name="gamma", initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
-                autocast=False)
-        else:
-            self.gamma = None
-        if self.center:
-            self.beta = self.add_weight(
-                shape=(dim,), name="beta", initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer, constraint=self.beta_constraint,
-                autocast=False)
-        else:
-            self.beta = None
-        self.built = True
+        self._add_gamma_beta((dim,), gamma=self.scale, beta=self.center)
 
     def call(self, inputs):
         dtype = inputs.dtype
@@ -100,11 +74,6 @@ class GroupNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            **self._gamma_beta_config(),
         }
         return {**super().get_config(), **config}

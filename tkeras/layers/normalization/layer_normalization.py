@@ -55,30 +55,18 @@ def broadcast_shape(axes, shape):
     return out
 
 
-@keras_export("keras.layers.LayerNormalization")
-class LayerNormalization(Layer):
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
-        rms_scaling = kwargs.pop("rms_scaling", False)
-        if rms_scaling:
-            warnings.warn(
-                "You passed `rms_scaling=True`, which is deprecated. This argument incorrectly "
-                "scales the input by the variance, not the root mean square. To correctly use "
-                "RMS Normalization, please use `keras.layers.RMSNormalization` instead.")
+class AffineNormalization(Layer):
+    """What LayerNormalization and GroupNormalization share: `epsilon`, the `center`/`scale`
+    flags, the beta/gamma initializer, regularizer and constraint arguments, float32 `gamma` and
+    `beta` weights (in Keras's order) and their config keys. Masks pass through."""
+
+    def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer,
+                 beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
+                 **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, (list, tuple)):
-            self.axis = list(axis)
-        elif isinstance(axis, int):
-            self.axis = axis
-        else:
-            raise TypeError(
-                "Expected an int or a list/tuple of ints for the argument 'axis', but "
-                f"received: {axis!r}")
         self.epsilon = epsilon
         self.center = center
         self.scale = scale
-        self.rms_scaling = rms_scaling
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
@@ -88,6 +76,53 @@ class LayerNormalization(Layer):
         self.supports_masking = True
         self.autocast = False
 
+    def _add_gamma_beta(self, shape, gamma, beta):
+        """`gamma` then `beta` of `shape`, each only where wanted (else None)."""
+        self.gamma = self.add_weight(
+            name="gamma", shape=shape, initializer=self.gamma_initializer,
+            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
+            autocast=False) if gamma else None
+        self.beta = self.add_weight(
+            name="beta", shape=shape, initializer=self.beta_initializer,
+            regularizer=self.beta_regularizer, constraint=self.beta_constraint,
+            autocast=False) if beta else None
+        self.built = True
+
+    def _gamma_beta_config(self):
+        return {
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+        }
+
+
+@keras_export("keras.layers.LayerNormalization")
+class LayerNormalization(AffineNormalization):
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        rms_scaling = kwargs.pop("rms_scaling", False)
+        if rms_scaling:
+            warnings.warn(
+                "You passed `rms_scaling=True`, which is deprecated. This argument incorrectly "
+                "scales the input by the variance, not the root mean square. To correctly use "
+                "RMS Normalization, please use `keras.layers.RMSNormalization` instead.")
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer,
+                         beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
+                         **kwargs)
+        if isinstance(axis, (list, tuple)):
+            self.axis = list(axis)
+        elif isinstance(axis, int):
+            self.axis = axis
+        else:
+            raise TypeError(
+                "Expected an int or a list/tuple of ints for the argument 'axis', but "
+                f"received: {axis!r}")
+        self.rms_scaling = rms_scaling
+
     def build(self, input_shape):
         if isinstance(self.axis, (list, tuple)):
             self.axis = sorted(self.axis)
@@ -95,21 +130,8 @@ class LayerNormalization(Layer):
         else:
             shape = (input_shape[self.axis],)
             self.axis = [self.axis]
-        if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight(
-                name="gamma", shape=shape, initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
-                trainable=True, autocast=False)
-        else:
-            self.gamma = None
-        if self.center and not self.rms_scaling:
-            self.beta = self.add_weight(
-                name="beta", shape=shape, initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer, constraint=self.beta_constraint,
-                trainable=True, autocast=False)
-        else:
-            self.beta = None
-        self.built = True
+        self._add_gamma_beta(shape, gamma=self.scale or self.rms_scaling,
+                             beta=self.center and not self.rms_scaling)
 
     def call(self, inputs):
         dtype = inputs.dtype
@@ -152,11 +174,6 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            **self._gamma_beta_config(),
         }
         return {**super().get_config(), **config}
