@@ -226,9 +226,11 @@ def open_weights_member(zf, fileobj, source):
 
 def open_h5(fileobj_or_path, source):
     try:
-        return _h5py().File(fileobj_or_path, "r")
+        h5file = _h5py().File(fileobj_or_path, "r")
     except (OSError, ValueError, RuntimeError) as e:
         raise safety.FileFormatError(f"{source} is not a readable HDF5 file: {e}") from e
+    safety.register_h5_source(h5file, fileobj_or_path, source)
+    return h5file
 
 
 # ----------------------------------------------------------------------------- load

@@ -10,6 +10,7 @@ member, dataset or layer at fault, raised before any object is created.
 
 import json
 import math
+import weakref
 
 import numpy as np
 
@@ -26,6 +27,7 @@ MAX_H5_EXPANSION = 1000  # declared / stored bytes, for datasets above the floor
 H5_BOMB_FLOOR_BYTES = 64 << 20
 MAX_H5_DEPTH = 64
 MAX_JSON_DEPTH = 500
+MAX_H5_HEAP_OBJECTS = 1_000_000  # global heap object headers checked per file
 
 # HDF5 filters a weights file may use: deflate, shuffle, fletcher32, szip, lzf. Anything else
 # would make libhdf5 search for a filter plugin.
@@ -327,7 +329,8 @@ def check_dataset(ds, path):
         dtype = ds.dtype
         plist = ds.id.get_create_plist()
         filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-        stored = ds.id.get_storage_size()
+        # A dataset cannot store more bytes than its file holds, whatever its layout claims.
+        stored = min(ds.id.get_storage_size(), ds.file.id.get_filesize())
     except (OSError, RuntimeError, ValueError, TypeError) as e:
         raise FileFormatError(f"HDF5 dataset '{path}' cannot be read: {e}") from e
     if external:
@@ -367,23 +370,37 @@ def read_dataset(ds, path):
             value = np.asarray(ds[()])
         else:
             value = ds[...]
-        marker = ds.attrs.get("dtype") if "dtype" in ds.attrs else None
     except (OSError, RuntimeError, ValueError, TypeError) as e:
         raise FileFormatError(f"HDF5 dataset '{path}' cannot be read: {e}") from e
-    if isinstance(marker, bytes):
-        marker = marker.decode("utf-8", "replace")
+    marker = read_attr(ds, "dtype", path)
     if marker == "bfloat16" and value.dtype.itemsize == 2:
         bits = value.view(np.uint16).astype(np.uint32) << 16
         value = bits.view(np.float32)
     return value
 
 
+# Attribute datatypes a Keras file uses: numbers, booleans (enum) and strings. Compound, array,
+# variable-length sequence, reference, opaque and time types are refused before any read.
+_ATTR_CLASSES = {0, 1, 3, 4, 8}  # INTEGER, FLOAT, STRING, BITFIELD, ENUM
+
+
 def read_attr(obj, name, path):
-    """An HDF5 attribute (size-limited); `None` if absent. Bytes are decoded."""
+    """An HDF5 attribute (size-limited); `None` if absent. Bytes are decoded.
+
+    Variable-length strings live in the file's global heap; before the first one is read,
+    `check_global_heaps` verifies that libhdf5 can parse every heap collection of the file.
+    """
     try:
         if name not in obj.attrs:
             return None
         attr_id = _h5().h5a.open(obj.id, name.encode("utf-8"))
+        datatype = attr_id.get_type()
+        if datatype.get_class() not in _ATTR_CLASSES:
+            raise FileFormatError(f"HDF5 attribute '{path}@{name}' has a datatype of class "
+                                  f"{datatype.get_class()}; Keras files store numbers and "
+                                  "strings only.")
+        if datatype.get_class() == 3 and datatype.is_variable_str():
+            check_global_heaps(obj.file, f"attribute '{path}@{name}'")
         try:
             size = attr_id.get_storage_size()
         except RuntimeError:  # an empty attribute has no storage
@@ -392,11 +409,124 @@ def read_attr(obj, name, path):
             raise UnsafeFileError(f"Not allowed: HDF5 attribute '{path}@{name}' is {size} bytes "
                                   f"(limit {MAX_ATTR_BYTES}).")
         value = obj.attrs[name]
-    except UnsafeFileError:
+    except (FileFormatError, UnsafeFileError):
         raise
     except (OSError, RuntimeError, ValueError, TypeError, KeyError) as e:
         raise FileFormatError(f"HDF5 attribute '{path}@{name}' cannot be read: {e}") from e
     return _decode(value)
+
+
+# ----------------------------------------------------------------------------- HDF5 global heap
+#
+# libhdf5 (up to at least 2.0) parses a global heap collection ("GCOL", the store of
+# variable-length strings) with a loop that advances by each object's declared size: a
+# free-space object (index 0) of size 0 never advances, so reading any variable-length string
+# of a file with such a collection hangs inside the library, and sizes running past the
+# collection make it read outside its buffer. Heap ids cannot be read without libhdf5 loading
+# their collection, so every byte sequence that libhdf5 would accept as a collection (signature
+# and version) is parsed here the way libhdf5 parses it, once per file, before the first
+# variable-length read. A collection running past the end of the file is refused too (corrupt;
+# its declared size is what libhdf5 would allocate).
+
+_GCOL = b"GCOL\x01"
+_SCAN_BLOCK = 16 << 20
+_H5_SOURCES = weakref.WeakKeyDictionary()  # FileID -> (path or binary file object, name)
+_H5_HEAPS_OK = weakref.WeakKeyDictionary()  # FileID -> True once its heaps are checked
+
+
+def register_h5_source(h5file, raw, source):
+    """Remember the bytes `h5file` was opened from (a path or a seekable binary file)."""
+    _H5_SOURCES[h5file.id] = (raw, source)
+
+
+def check_global_heaps(h5file, what):
+    """Refuse the file if libhdf5 could hang or overrun on one of its global heap collections.
+
+    `what` names the member whose read needs the heap (it goes into the error message).
+    """
+    fid = h5file.id
+    if _H5_HEAPS_OK.get(fid):
+        return
+    raw, source = _H5_SOURCES.get(fid, (None, None))
+    if raw is None:
+        raw = source = h5file.filename  # opened outside tkeras's loaders: by name only
+    try:
+        length_size = fid.get_create_plist().get_sizes()[1]
+    except (OSError, RuntimeError, ValueError) as e:
+        raise FileFormatError(f"{source}: cannot read the HDF5 superblock: {e}") from e
+    if isinstance(raw, (str, bytes)) or hasattr(raw, "__fspath__"):
+        with open(raw, "rb") as f:
+            _check_heaps_in(f, length_size, source, what)
+    else:
+        position = raw.tell()
+        try:
+            _check_heaps_in(raw, length_size, source, what)
+        finally:
+            raw.seek(position)
+    _H5_HEAPS_OK[fid] = True
+
+
+def _read_at(f, offset, n):
+    f.seek(offset)
+    return f.read(n)
+
+
+def _check_heaps_in(f, length_size, source, what):
+    file_size = f.seek(0, 2)
+    budget = [MAX_H5_HEAP_OBJECTS]
+    for offset in _find_all(f, _GCOL, file_size):
+        _check_collection(f, offset, file_size, length_size, source, what, budget)
+
+
+def _find_all(f, needle, file_size):
+    """Offsets of every occurrence of `needle`, reading the file in blocks."""
+    start = 0
+    while start < file_size:
+        f.seek(start)
+        block = f.read(_SCAN_BLOCK + len(needle) - 1)
+        i = block.find(needle)
+        while i != -1 and i < _SCAN_BLOCK:
+            yield start + i
+            i = block.find(needle, i + 1)
+        start += _SCAN_BLOCK
+
+
+def _check_collection(f, offset, file_size, length_size, source, what, budget):
+    header_size = 8 + length_size  # signature, version, 3 reserved, collection size
+    object_header = 8 + length_size  # index (2), references (2), 4 reserved, object size
+
+    def refuse(reason):
+        raise FileFormatError(
+            f"{source}: cannot read {what}: the HDF5 global heap collection at byte {offset} "
+            f"(the store of variable-length strings) is corrupt: {reason}.")
+
+    if offset + header_size > file_size:
+        refuse("the file ends inside its header")
+    size = int.from_bytes(_read_at(f, offset + 8, length_size), "little")
+    if offset + size > file_size:
+        refuse(f"it declares {size} bytes, which runs past the end of the file")
+    p = header_size
+    while p < size:
+        if p + object_header > size:
+            break  # a tail too small for an object header is free space
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise UnsafeFileError(f"Not allowed: {source} has more than {MAX_H5_HEAP_OBJECTS} "
+                                  "global heap objects.")
+        raw = _read_at(f, offset + p, object_header)
+        index = int.from_bytes(raw[:2], "little")
+        object_size = int.from_bytes(raw[8:], "little")
+        need = object_size if index == 0 else object_header + (object_size + 7) // 8 * 8
+        if need == 0:
+            refuse(f"its free-space object at byte {offset + p} has size 0, which makes "
+                   "libhdf5 loop forever")
+        if p + need > size:
+            refuse(f"object {index} at byte {offset + p} ({object_size} bytes) runs past the "
+                   f"end of the collection ({size} bytes)")
+        if index and object_size > MAX_ATTR_BYTES:
+            raise UnsafeFileError(f"Not allowed: {source} holds a {object_size}-byte "
+                                  f"variable-length value (limit {MAX_ATTR_BYTES}).")
+        p += need
 
 
 def _decode(value):

@@ -300,18 +300,32 @@ def to_numpy(value):
 # ----------------------------------------------------------------------------- save
 
 
+class H5Store:
+    """One `.weights.h5` file: `make(path, name)` creates `path/vars` (attr `name`)."""
+
+    def __init__(self, h5file):
+        self.h5file = h5file
+
+    def make(self, path, name):
+        group = self.h5file.require_group(path) if path else self.h5file
+        vars_group = group.create_group("vars")
+        if isinstance(name, str):
+            vars_group.attrs["name"] = name
+        return VarsWriter(vars_group)
+
+
 def save_to_h5(model, h5file, objects_to_skip=()):
     """Write `model`'s state into an open, empty `h5py.File`."""
+    save_state(model, H5Store(h5file), objects_to_skip)
+
+
+def save_state(model, store, objects_to_skip=()):
+    """Write `model`'s state through `store.make(path, name) -> writer` (see `H5Store`)."""
     skip = {id(o) for o in objects_to_skip}
     for path, obj in walk(model):
         if id(obj) in skip:
             continue
-        group = h5file.require_group(path) if path else h5file
-        vars_group = group.create_group("vars")
-        name = getattr(obj, "name", None)
-        if isinstance(name, str):
-            vars_group.attrs["name"] = name
-        writer = VarsWriter(vars_group)
+        writer = store.make(path, getattr(obj, "name", None))
         if hasattr(obj, "save_own_variables"):
             obj.save_own_variables(writer)
         else:

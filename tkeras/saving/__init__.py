@@ -2,8 +2,9 @@
 
 `save_model`/`load_model`: `.keras` zip (or its directory form with `zipped=False`), legacy
 `.h5`/`.hdf5`. `save_weights`/`load_weights`: `.weights.h5`, legacy `.h5`/`.hdf5` (with
-`by_name`/`skip_mismatch`), `.keras` (load only) and `.safetensors`. Every loader treats the
-file as hostile (see `tkeras.compat.safety`); every save is atomic.
+`by_name`/`skip_mismatch`), `.keras` (load only), `.safetensors` and Keras's sharded
+`.weights.json` (`max_shard_size`). Every loader treats the file as hostile (see
+`tkeras.compat.safety`); every save is atomic.
 
 Deliberate differences from Keras: `overwrite=False` on an existing path raises
 `FileExistsError` instead of prompting; `save_weights` also writes legacy `.h5` (tf.keras 2
@@ -19,6 +20,7 @@ import zipfile
 from tkeras.compat import keras_zip
 from tkeras.compat import legacy_h5
 from tkeras.compat import safetensors_io
+from tkeras.compat import sharded_h5
 from tkeras.compat import weights_h5
 from tkeras.compat.safety import FileFormatError
 from tkeras.compat.safety import UnsafeFileError
@@ -107,17 +109,24 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def save_weights(model, filepath, overwrite=True, max_shard_size=None, **kwargs):
-    """Save weights as `.weights.h5` (Keras 3), `.h5`/`.hdf5` (legacy) or `.safetensors`."""
+    """Save weights as `.weights.h5` (Keras 3), `.h5`/`.hdf5` (legacy) or `.safetensors`.
+
+    With `max_shard_size` (GB), Keras 3's sharded layout: a `.weights.json` index plus
+    `<base>_NNNNN.weights.h5` shards next to it (a `.weights.h5` path becomes `.weights.json`).
+    """
     filepath = os.fspath(filepath)
     if kwargs:
         raise ValueError(f"Invalid keyword arguments: {list(kwargs)}")
-    if max_shard_size is not None:
-        raise ValueError("tkeras does not write sharded weights (`max_shard_size`) yet.")
+    if max_shard_size is not None and not filepath.endswith(("weights.h5", "weights.json")):
+        raise ValueError("The filename must end in `.weights.json` when `max_shard_size` is "
+                         f"specified. Received: filepath={filepath}")
     if not getattr(model, "built", True):
         raise ValueError("You are saving a model that has not yet been built. Try building the "
                          "model first by calling it on some data or by using `build()`.")
     _check_overwrite(filepath, overwrite)
-    if filepath.endswith(".weights.h5"):
+    if max_shard_size is not None:
+        sharded_h5.save_sharded(model, filepath, max_shard_size)
+    elif filepath.endswith(".weights.h5"):
         from tkeras.compat import atomic
 
         import h5py
@@ -135,7 +144,8 @@ def save_weights(model, filepath, overwrite=True, max_shard_size=None, **kwargs)
 
 @_file_errors
 def load_weights(model, filepath, skip_mismatch=False, **kwargs):
-    """Load weights from `.weights.h5`, `.keras`, legacy `.h5`/`.hdf5` or `.safetensors`.
+    """Load weights from `.weights.h5`, `.keras`, legacy `.h5`/`.hdf5`, `.safetensors` or a
+    sharded `.weights.json` index (its shards next to it).
 
     `by_name=True` (legacy files only) matches top-level layers by name. With
     `skip_mismatch=True`, what does not fit is skipped with a warning; otherwise a
@@ -151,11 +161,16 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
     if by_name and not filepath.endswith(_LEGACY):
         raise ValueError("`by_name` only supports loading legacy '.h5' or '.hdf5' files. "
                          f"Received: {filepath}")
-    if objects_to_skip is not None and not filepath.endswith(".weights.h5"):
+    if objects_to_skip is not None and not filepath.endswith((".weights.h5", ".weights.json")):
         raise ValueError("`objects_to_skip` only supports loading '.weights.h5' files. "
                          f"Received: {filepath}")
     if filepath.endswith(".weights.h5"):
         _load_weights_h5(model, filepath, skip_mismatch, objects_to_skip)
+    elif filepath.endswith(".weights.json"):
+        if objects_to_skip:
+            warnings.warn("`objects_to_skip` is ignored by tkeras's loader; every object is "
+                          "loaded.", stacklevel=3)
+        sharded_h5.load_sharded(model, filepath, skip_mismatch=skip_mismatch)
     elif filepath.endswith(".keras"):
         _load_weights_from_keras(model, filepath, skip_mismatch)
     elif filepath.endswith(_LEGACY):
@@ -164,8 +179,8 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
     elif filepath.endswith(".safetensors"):
         safetensors_io.load_safetensors(model, filepath, skip_mismatch=skip_mismatch)
     else:
-        raise ValueError("File format not supported: filepath="
-                         f"{filepath}. Use `.weights.h5`, `.keras`, `.h5` or `.safetensors`.")
+        raise ValueError(f"File format not supported: filepath={filepath}. Use `.weights.h5`, "
+                         "`.weights.json`, `.keras`, `.h5` or `.safetensors`.")
 
 
 def _load_weights_h5(model, filepath, skip_mismatch, objects_to_skip):
