@@ -183,6 +183,7 @@ def _signature_info(fn):
 
 
 _CALL_SIGNATURES = {}
+_PLAIN_TRAINING = (bool, type(None))  # `training=` values the fast call path takes as they are
 
 
 def _call_info(cls):
@@ -195,6 +196,8 @@ def _call_info(cls):
         info["computes_mask"] = cls.compute_mask is not Layer.compute_mask
         info["own_output_shape"] = cls.compute_output_shape is not Layer.compute_output_shape
         info["plain_forward"] = cls.forward is Layer.forward
+        # Calls on one tensor may skip the general bookkeeping (see `Layer.__call__`).
+        info["plain"] = info["plain_forward"] and not info["computes_mask"]
         _CALL_SIGNATURES[cls] = info
     return info
 
@@ -547,6 +550,52 @@ class Layer(nn.Module):
         raise NotImplementedError(f"Layer {self.__class__.__name__} does not implement call().")
 
     def __call__(self, *args, **kwargs):
+        state = CALL_STATE
+        n_kwargs = len(kwargs)
+        if len(args) == 1 and self.built and (not n_kwargs or (
+                n_kwargs == 1 and type(kwargs.get("training", 0)) in _PLAIN_TRAINING)):
+            # Fast path, taken by every layer call inside a model and by the trainer's
+            # `model(x, training=...)`: one tensor of the compute dtype, no mask on it, no hook,
+            # no autocast, no activity regularizer, and an input already checked against
+            # `input_spec` at this shape. It is the general path below without the branches
+            # that do nothing in that case; `training` is resolved the same way.
+            first = args[0]
+            info = _CALL_SIGNATURES.get(type(self))
+            policy = self._dtype_policy
+            spec = self.input_spec
+            if (info is not None and info["plain"] and isinstance(first, torch.Tensor)
+                    and (first.dtype is policy.compute_torch_dtype
+                         or not first.is_floating_point())
+                    and not policy.autocasts
+                    and self._activity_regularizer is None
+                    and (not state.losses_dirty or state.depth)
+                    and not (self._forward_hooks or self._forward_pre_hooks
+                             or self._backward_hooks or self._backward_pre_hooks
+                             or _global_forward_hooks or _global_forward_pre_hooks
+                             or _global_backward_hooks or _global_backward_pre_hooks
+                             or self._compiled_call_impl is not None or _get_tracing_state())
+                    and (spec is None or (spec is self.__dict__.get("_checked_spec")
+                                          and first.shape == self.__dict__.get("_checked_shape")))
+                    and not ((info["mask"] or self.supports_masking)
+                             and getattr(first, "_keras_mask", None) is not None)):
+                previous_training = state.training
+                training = kwargs["training"] if n_kwargs else None
+                if training is not None:
+                    state.training = training  # an explicit value reaches nested calls
+                else:
+                    training = previous_training
+                    if training is None:
+                        training = True if self.training else info["training_default"]
+                        if training is None:
+                            training = False
+                state.depth += 1
+                try:
+                    if info["training"]:
+                        return self.call(first, training=training)
+                    return self.call(first)
+                finally:
+                    state.depth -= 1
+                    state.training = previous_training
         first = args[0] if args else None
         # One tensor and no keyword arguments (every call inside a model) cannot be symbolic.
         if (kwargs or len(args) != 1 or not isinstance(first, torch.Tensor)) and _is_symbolic(
@@ -581,7 +630,6 @@ class Layer(nn.Module):
                     or getattr(first, "shape", None) != cache.get("_checked_shape")):
                 self._check_input_spec(args, kwargs)
 
-        state = CALL_STATE
         if state.losses_dirty and state.depth == 0:
             self._clear_losses()
             state.losses_dirty = False
