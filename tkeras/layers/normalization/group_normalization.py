@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from tkeras.core.registry import keras_export
 from tkeras.layers.layer import InputSpec
 from tkeras.layers.normalization.layer_normalization import AffineNormalization
-from tkeras.layers.normalization.layer_normalization import check_axes_in_bounds
 
 
 @keras_export("keras.layers.GroupNormalization")
@@ -62,10 +61,6 @@ class GroupNormalization(AffineNormalization):
         out = F.group_norm(xc, self.groups, gamma, beta, self.epsilon)
         out = out if axis == 1 else out.movedim(1, axis)
         return out.to(dtype)
-
-    def compute_output_shape(self, input_shape):
-        check_axes_in_bounds(self.axis, input_shape)
-        return input_shape
 
     def get_config(self):
         config = {

@@ -58,7 +58,8 @@ def broadcast_shape(axes, shape):
 class AffineNormalization(Layer):
     """What LayerNormalization and GroupNormalization share: `epsilon`, the `center`/`scale`
     flags, the beta/gamma initializer, regularizer and constraint arguments, float32 `gamma` and
-    `beta` weights (in Keras's order) and their config keys. Masks pass through."""
+    `beta` weights (in Keras's order) and their config keys, the output shape (the input's, once
+    `axis` is checked). Masks pass through."""
 
     def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer,
                  beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
@@ -87,6 +88,10 @@ class AffineNormalization(Layer):
             regularizer=self.beta_regularizer, constraint=self.beta_constraint,
             autocast=False) if beta else None
         self.built = True
+
+    def compute_output_shape(self, input_shape):
+        check_axes_in_bounds(self.axis, input_shape)
+        return input_shape
 
     def _gamma_beta_config(self):
         return {
@@ -162,10 +167,6 @@ class LayerNormalization(AffineNormalization):
                 res = res + bcast(beta)
             out = x * inv + res
         return out.to(dtype)
-
-    def compute_output_shape(self, input_shape):
-        check_axes_in_bounds(self.axis, input_shape)
-        return input_shape
 
     def get_config(self):
         config = {
