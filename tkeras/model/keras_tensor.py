@@ -2,6 +2,7 @@
 
 import collections
 
+import numpy as np
 import torch
 
 from tkeras.core import dtype_policies
@@ -105,12 +106,15 @@ def any_symbolic(structure):
 
 
 def _concrete(structure, sizes):
-    """Replace KerasTensors by zero tensors, unknown dims by `sizes` (batch, other)."""
+    """Replace KerasTensors by zero tensors (string ones by NumPy arrays of empty strings,
+    strings having no torch dtype), unknown dims by `sizes` (batch, other)."""
     if isinstance(structure, KerasTensor):
         shape = [
             (sizes[0] if i == 0 else sizes[1]) if d is None else d
             for i, d in enumerate(structure.shape)
         ]
+        if structure.dtype == "string":
+            return np.full(shape, "", dtype=str)
         return torch.zeros(shape, dtype=dtype_policies.torch_dtype(structure.dtype))
     if isinstance(structure, list):
         return [_concrete(s, sizes) for s in structure]
@@ -148,9 +152,10 @@ def spec_call(layer, args, kwargs):
 
 
 def _to_spec(a, b):
-    if isinstance(a, torch.Tensor):
+    if isinstance(a, torch.Tensor) or (isinstance(a, np.ndarray) and a.dtype.kind in "USO"):
         shape = tuple(da if da == db else None for da, db in zip(a.shape, b.shape))
-        return KerasTensor(shape, dtype=dtype_policies.standardize_dtype(a.dtype))
+        dtype = "string" if isinstance(a, np.ndarray) else a.dtype
+        return KerasTensor(shape, dtype=dtype_policies.standardize_dtype(dtype))
     if isinstance(a, (list, tuple)):
         return type(a)(_to_spec(x, y) for x, y in zip(a, b)) if isinstance(a, list) else tuple(
             _to_spec(x, y) for x, y in zip(a, b))

@@ -92,6 +92,10 @@ class Hashing(Layer):
         self.built = True
 
     def __call__(self, inputs, *args, **kwargs):
+        if self._build_shapes is None:  # as Keras's first call: the shape of a tensor input
+            shape = (tuple(inputs.shape) if isinstance(inputs, (torch.Tensor, KerasTensor))
+                     else None)
+            self._build_shapes = {"input_shape": shape}
         if isinstance(inputs, (torch.Tensor, KerasTensor)):
             return super().__call__(inputs, *args, **kwargs)
         return self.call(inputs)  # strings cannot be tensors: bypass tensor conversion

@@ -8,20 +8,29 @@ Keras behaviour kept: index layout `[mask (int mode only)] + [oov] * num_oov_ind
 without the special tokens at its start; `adapt()` from arrays, tensors, lists or an iterable of
 batches (tokens sorted by count, ties by larger token first, truncated to `max_tokens`; the mask
 and OOV tokens are never learned); OOV inputs map to index `num_oov_indices == 1 ? first OOV`
-or, for `num_oov_indices > 1` integer lookups, `floormod(value, num_oov_indices)` past the mask;
+or, for `num_oov_indices > 1` integer lookups with the default `oov_method="floormod"`,
+`floormod(value, num_oov_indices)` past the mask (strings are hashed, see below);
 `num_oov_indices == 0` raises on OOV inputs; `output_mode` `int`, `one_hot`, `multi_hot`
-(alias `binary`), `count`, `tf_idf` (alias `tf-idf`; `idf = log(1 + docs / (1 + doc_count))`,
-special tokens get the mean idf), with `pad_to_max_tokens`; `invert=True` maps indices back to
+(alias `binary`), `count` (all four int64 tensors, as Keras returns them), `tf_idf` (alias
+`tf-idf`, float32; `idf = log(1 + docs / (1 + doc_count))`, special tokens get the mean idf),
+with `pad_to_max_tokens`; `invert=True` maps indices back to
 tokens (unknown indices to `oov_token`, index 0 to `mask_token` when set); `get_vocabulary`,
 `vocabulary_size`, `set_vocabulary`; `save_assets`/`load_assets` write/read `vocabulary.txt`
 (all tokens, one per line, including the special tokens) unless the vocabulary was given to the
 constructor; tf-idf weights go through `save_own_variables`/`load_own_variables` as
-`store["idf_weights"]`. Encoded outputs are float32 (as Keras documents), int outputs int64.
+`store["idf_weights"]`.
 
-Deliberate differences: `sparse=True` raises (as Keras off TensorFlow); hashing of OOV values
-(`oov_method="farmhash"`, `salt`, and `StringLookup` with `num_oov_indices > 1`, which Keras
-hashes with TensorFlow's FarmHash) raises `NotImplementedError`; `StringLookup(invert=True)`
-returns a NumPy array of `str` (Keras on torch returns a list of strings for 1-D input).
+OOV hashing with `num_oov_indices > 1` (`string_hashing`, bit-exact with TensorFlow): an OOV
+string (its UTF-8 bytes), or an OOV integer with `oov_method="farmhash"` (its decimal text, as
+`tf.strings.as_string`), goes to OOV index `hash % num_oov_indices` past the mask, where `hash`
+is FarmHash `Fingerprint64` (`tf.strings.to_hash_bucket_fast`) or, with `salt`, SipHash-2-4
+keyed by the two salt words (`to_hash_bucket_strong`).
+
+Deliberate differences: `sparse=True` raises (as Keras off TensorFlow); the symbolic dtype of
+`one_hot`/`multi_hot`/`count` outputs is int64, the dtype `call` returns (Keras declares floatx
+there but returns int64); `StringLookup(invert=True)` returns a NumPy array of `str` (Keras on
+torch returns a list of strings for 1-D input); bytes inputs of a `StringLookup` with an
+`encoding` other than UTF-8 are hashed as the UTF-8 bytes of their decoded text.
 """
 
 import collections
@@ -35,6 +44,8 @@ from tkeras.core.registry import keras_export
 from tkeras.layers.layer import Layer
 from tkeras.layers.layer import map_shapes_to_tensors
 from tkeras.layers.preprocessing.category_encoding import encode_categorical_inputs
+from tkeras.layers.preprocessing.string_hashing import fingerprint64
+from tkeras.layers.preprocessing.string_hashing import siphash24
 from tkeras.model.keras_tensor import KerasTensor
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -331,6 +342,26 @@ class IndexLookup(Layer):
                 "When `num_oov_indices=0` all inputs should be in vocabulary, found OOV values "
                 f"{self._oov_values(lookups, inputs)}, consider setting `num_oov_indices=1`.")
 
+    def _hash_bytes(self, values):
+        """The bytes TensorFlow hashes for each of a flat NumPy array of inputs."""
+        raise NotImplementedError
+
+    def _hash_oov(self, lookups, values):
+        """OOV lookups (-1) -> `hash(value) % num_oov_indices` past the mask, as TensorFlow's
+        `to_hash_bucket_fast` (or `_strong` with `salt`); `values` is the NumPy input array."""
+        oov = (lookups == -1).reshape(-1).cpu().numpy()
+        if not oov.any():
+            return lookups
+        strings = self._hash_bytes(values.reshape(-1)[oov])
+        if self.salt is not None:
+            hashes = siphash24(strings, *self.salt)
+        else:
+            hashes = fingerprint64(strings)
+        buckets = (hashes % np.uint64(self.num_oov_indices)).astype(np.int64)
+        flat = lookups.reshape(-1).clone()
+        flat[oov] = torch.from_numpy(buckets).to(flat.device) + self._oov_start_index()
+        return flat.reshape(lookups.shape)
+
     def _encode(self, lookups):
         if self.output_mode == "int":
             return lookups
@@ -342,13 +373,12 @@ class IndexLookup(Layer):
                 "argument to the layer, or call `adapt` with some sample data.")
         depth = self.max_tokens if self.pad_to_max_tokens else self._frozen_vocab_size
         mode = "count" if self.output_mode == "tf_idf" else self.output_mode
+        if self.output_mode != "tf_idf":
+            return encode_categorical_inputs(lookups, mode, depth, torch.int64)
+        if self.idf_weights is None:
+            raise ValueError("When `output_mode` is `'tf_idf'`, `idf_weights` must be provided.")
         output = encode_categorical_inputs(lookups, mode, depth, torch.float32)
-        if self.output_mode == "tf_idf":
-            if self.idf_weights is None:
-                raise ValueError("When `output_mode` is `'tf_idf'`, `idf_weights` must be "
-                                 "provided.")
-            output = output * self.idf_weights.to(output.device)
-        return output
+        return output * self.idf_weights.to(output.device)
 
     def compute_output_shape(self, input_shape):
         if self.output_mode == "int":
@@ -362,7 +392,7 @@ class IndexLookup(Layer):
         return input_shape[:-1] + (depth,)
 
     def compute_output_spec(self, inputs):
-        dtype = "int64" if self.output_mode == "int" else "float32"
+        dtype = "float32" if self.output_mode == "tf_idf" else "int64"
         if self.invert:
             dtype = self.vocabulary_dtype
         return map_shapes_to_tensors(self.compute_output_shape(inputs.shape), dtype)
@@ -432,9 +462,6 @@ class IntegerLookup(IndexLookup):
         if vocabulary_dtype != "int64":
             raise ValueError("Only `vocabulary_dtype='int64'` is supported at this time. "
                              f"Received: vocabulary_dtype={vocabulary_dtype}")
-        if oov_method == "farmhash" and num_oov_indices > 1:
-            raise NotImplementedError("tkeras does not implement TensorFlow's FarmHash "
-                                      "(`oov_method='farmhash'`); use 'floormod'.")
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices,
                          mask_token=mask_token, oov_token=oov_token, vocabulary=vocabulary,
                          vocabulary_dtype=vocabulary_dtype, idf_weights=idf_weights,
@@ -469,6 +496,9 @@ class IntegerLookup(IndexLookup):
     def _oov_values(self, lookups, inputs):
         return inputs[lookups == -1].tolist()
 
+    def _hash_bytes(self, values):
+        return [str(v).encode("ascii") for v in values.tolist()]  # as tf.strings.as_string
+
     def call(self, inputs):
         inputs = torch.as_tensor(self._as_array(inputs) if not isinstance(inputs, torch.Tensor)
                                  else inputs).to(torch.int64)
@@ -488,7 +518,9 @@ class IntegerLookup(IndexLookup):
             lookups = torch.where(inputs == self.mask_token,
                                   torch.full_like(lookups, mask_value), lookups)
         self._check_oov(lookups, inputs)
-        if self.num_oov_indices > 1:
+        if self.num_oov_indices > 1 and self.oov_method == "farmhash":
+            lookups = self._hash_oov(lookups, inputs.cpu().numpy())
+        elif self.num_oov_indices > 1:
             oov = torch.remainder(inputs, self.num_oov_indices) + self._oov_start_index()
             lookups = torch.where(lookups == -1, oov, lookups)
         return self._encode(lookups)
@@ -512,10 +544,6 @@ class StringLookup(IndexLookup):
                  **kwargs):
         if sparse:
             raise ValueError("`sparse=True` can only be used with the TensorFlow backend.")
-        if num_oov_indices > 1:
-            raise NotImplementedError(
-                "StringLookup with `num_oov_indices > 1` hashes OOV strings with TensorFlow's "
-                "FarmHash, which tkeras does not implement.")
         self.encoding = encoding
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices,
                          mask_token=mask_token, oov_token=oov_token, vocabulary=vocabulary,
@@ -545,6 +573,9 @@ class StringLookup(IndexLookup):
     def _oov_values(self, lookups, inputs):
         return inputs[lookups.numpy() == -1].tolist()
 
+    def _hash_bytes(self, values):
+        return [s.encode("utf-8") for s in values.tolist()]
+
     def call(self, inputs):
         if self.invert:
             ids = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor)
@@ -565,6 +596,8 @@ class StringLookup(IndexLookup):
                     for s, v in zip(strings.reshape(-1).tolist(), flat)]
         lookups = torch.tensor(flat, dtype=torch.int64).reshape(strings.shape)
         self._check_oov(lookups, strings)
+        if self.num_oov_indices > 1:
+            lookups = self._hash_oov(lookups, strings)
         return self._encode(lookups)
 
     def get_config(self):

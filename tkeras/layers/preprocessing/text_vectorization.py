@@ -121,6 +121,9 @@ class TextVectorization(Layer):
         self.built = True
 
     def __call__(self, inputs, *args, **kwargs):
+        if self._build_shapes is None:  # as Keras's first call: the shape of a symbolic input
+            shape = tuple(inputs.shape) if isinstance(inputs, KerasTensor) else None
+            self._build_shapes = {"input_shape": shape}
         if isinstance(inputs, KerasTensor):
             return super().__call__(inputs, *args, **kwargs)
         return self.call(inputs)  # strings cannot be tensors: bypass tensor conversion
@@ -242,8 +245,7 @@ class TextVectorization(Layer):
             tokens = self._tokens_array(processed)
             if tokens.ndim and tokens.shape[-1] == 0:  # only empty strings: one padding token
                 tokens = np.full(tokens.shape[:-1] + (1,), "", dtype=object)
-            outputs = self._lookup_layer(tokens)
-            return outputs if self._output_mode == "tf_idf" else outputs.to(torch.int64)
+            return self._lookup_layer(tokens)
         outputs = self._lookup_layer(self._tokens_array(processed,
                                                         self._output_sequence_length))
         length = self._output_sequence_length
