@@ -266,6 +266,16 @@ def test_cli_convert_chain_and_inspect(tmp_path, capsys):
     np.testing.assert_allclose(out(tkeras.saving.load_model(chain[-1])), out(source))
     with pytest.raises(SystemExit):
         cli(["convert", weights[0], str(tmp_path / "g.keras")])
+    sharded = str(tmp_path / "h.weights.json")
+    with pytest.raises(SystemExit, match="max-shard-size"):
+        cli(["convert", weights[1], sharded, "--model", start])
+    assert cli(["convert", weights[1], sharded, "--model", start,
+                "--max-shard-size", "0.0000001"]) == 0
+    assert len(list(tmp_path.glob("h_*.weights.h5"))) > 1  # 100-byte shards: really sharded
+    resharded = mlp()
+    resharded.load_weights(sharded)
+    np.testing.assert_allclose(out(resharded), out(source))
+    weights.append(sharded)
 
     capsys.readouterr()
     for path in [start, chain[1], weights[0], weights[1]]:

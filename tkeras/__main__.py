@@ -3,7 +3,8 @@
 `inspect` reads only metadata (configs, HDF5 structure, safetensors headers): it never builds a
 model or reads weight data, and it lists everything a loader would refuse (exit status 2 then).
 `convert` loads with the safe loaders and writes by the output suffix: `.keras`, `.h5`/`.hdf5`
-(full model; `--weights-only` for a weights-only legacy file), `.weights.h5`, `.safetensors`.
+(full model; `--weights-only` for a weights-only legacy file), `.weights.h5`, `.safetensors`,
+or a sharded `.weights.json` index (`--max-shard-size GB`); `inspect` reads such an index too.
 Weights-only inputs need the architecture: `--model ARCH` (a `.keras`, `.h5` or `.json` file).
 """
 
@@ -15,6 +16,7 @@ import zipfile
 from tkeras.compat import keras_zip
 from tkeras.compat import safety
 from tkeras.compat import safetensors_io
+from tkeras.compat import sharded_h5
 
 
 def _size(n):
@@ -148,6 +150,23 @@ def _inspect_safetensors(report, path):
     report.line(f"  {len(info['tensors'])} tensors, {total} values")
 
 
+def _inspect_sharded(report, path):
+    names, weight_map, _ = sharded_h5.read_index(path)
+    report.line(f"{path}: Keras 3 sharded weights index ({len(names)} shards, "
+                f"{len(weight_map)} groups)")
+    directory = os.path.dirname(os.path.abspath(path))
+    for name in names:
+        report.line(f"shard {name}:")
+        shard = report.guard(sharded_h5.open_shard, directory, name, path)
+        if shard is None:
+            continue
+        with shard:
+            h5 = report.guard(keras_zip.open_h5, shard, f"{path}:{name}")
+            if h5 is not None:
+                with h5:
+                    report.guard(_h5_weights, report, h5)
+
+
 def inspect(path, out=None):
     """Print what `path` holds; returns the list of refusals."""
     report = Report(out or sys.stdout)
@@ -166,6 +185,8 @@ def inspect(path, out=None):
                 report.guard(_h5_weights, report, h5)
     elif path.endswith(".safetensors"):
         report.guard(_inspect_safetensors, report, path)
+    elif path.endswith(".weights.json"):
+        report.guard(_inspect_sharded, report, path)
     elif zipfile.is_zipfile(path):
         report.guard(_inspect_keras, report, path)
     else:
@@ -192,7 +213,7 @@ def _load_architecture(path):
     return load_model(path, compile=False)
 
 
-def convert(src, dst, model_path=None, weights_only=False):
+def convert(src, dst, model_path=None, weights_only=False, max_shard_size=None):
     from tkeras.saving import load_model
     from tkeras.saving import load_weights
     from tkeras.saving import save_model
@@ -209,7 +230,11 @@ def convert(src, dst, model_path=None, weights_only=False):
                              "--model ARCH (.keras, .h5 or .json).")
         model = _load_architecture(model_path)
         load_weights(model, src)
-    if dst.endswith((".weights.h5", ".safetensors")) or (
+    if dst.endswith(".weights.json"):
+        if max_shard_size is None:
+            raise SystemExit(f"{dst}: a sharded weights index needs --max-shard-size GB.")
+        save_weights(model, dst, max_shard_size=max_shard_size)
+    elif dst.endswith((".weights.h5", ".safetensors")) or (
             weights_only and dst.endswith((".h5", ".hdf5"))):
         save_weights(model, dst)
     else:
@@ -228,17 +253,19 @@ def main(argv=None):
     p_inspect = sub.add_parser("inspect", help="architecture, weights, sizes, refusals")
     p_inspect.add_argument("file")
     p_convert = sub.add_parser("convert", help="convert between .keras, .weights.h5, .h5, "
-                               ".safetensors")
+                               ".safetensors, sharded .weights.json")
     p_convert.add_argument("input")
     p_convert.add_argument("output")
     p_convert.add_argument("--model", help="architecture for weights-only inputs")
     p_convert.add_argument("--weights-only", action="store_true",
                            help="write a weights-only legacy .h5")
+    p_convert.add_argument("--max-shard-size", type=float, default=None,
+                           help="shard size in GB for a .weights.json output")
     args = parser.parse_args(argv)
     if args.command == "inspect":
         return 2 if inspect(args.file) else 0
     try:
-        convert(args.input, args.output, args.model, args.weights_only)
+        convert(args.input, args.output, args.model, args.weights_only, args.max_shard_size)
     except (safety.FileFormatError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -230,7 +230,7 @@ def read_index(filepath):
     return shards, weight_map, save_id if isinstance(save_id, str) else None
 
 
-def _open_shard(directory, name, source):
+def open_shard(directory, name, source):
     """The shard as a binary file: a regular file in `directory`, never through a symlink."""
     path = os.path.join(directory, name)
     try:
@@ -299,7 +299,7 @@ def load_sharded(model, filepath, skip_mismatch=False):
     with contextlib.ExitStack() as stack:
         shards = []
         for name in names:
-            raw = stack.enter_context(_open_shard(directory, name, source))
+            raw = stack.enter_context(open_shard(directory, name, source))
             h5 = stack.enter_context(keras_zip.open_h5(raw, f"{source}:{name}"))
             if save_id is not None:
                 found = safety.read_attr(h5, SAVE_ID, f"{source}:{name}")
