@@ -2,6 +2,11 @@
 
 A policy names a variable dtype (what weights are stored in) and a compute dtype (what the layer
 computes in). Mixed policies keep float32 weights and run the layer under `torch.autocast`.
+
+Quantized policies (`QuantizedDTypePolicy`, `Int4DTypePolicy`, `QuantizedFloat8DTypePolicy`) are
+named `"<mode>_from_<source policy>"` (`"int8_from_float32"`, `"int4/128_from_mixed_bfloat16"`)
+and compute like their source policy; `layer.quantize(mode)` sets them. The GPTQ and AWQ policies
+are not implemented (asking for one raises `NotImplementedError`).
 """
 
 import torch
@@ -93,16 +98,107 @@ class DTypePolicy:
         return cls(**config)
 
     def __repr__(self):
-        return f'<DTypePolicy "{self._name}">'
+        return f'<{type(self).__name__} "{self._name}">'
 
     def __eq__(self, other):
-        return isinstance(other, DTypePolicy) and other.name == self.name
+        return type(other) is type(self) and other.name == self.name
 
     def __hash__(self):
         return hash(self._name)
 
 
 FloatDTypePolicy = DTypePolicy
+
+QUANTIZATION_MODES = ("int8", "float8", "int4", "gptq", "awq")
+
+
+@keras_export("keras.dtype_policies.QuantizedDTypePolicy")
+class QuantizedDTypePolicy(DTypePolicy):
+    """`"<mode>_from_<source_name>"`: weights quantized with `mode`, computing as `source_name`."""
+
+    def __init__(self, mode, source_name=None):
+        source_name = source_name if source_name is not None else dtype_policy().name
+        super().__init__(source_name)
+        if mode not in QUANTIZATION_MODES:
+            raise ValueError(f"Invalid quantization mode. Expected one of {QUANTIZATION_MODES}. "
+                             f"Received: mode={mode}")
+        if self.compute_dtype == "float16" and mode == "int8":
+            raise ValueError(f"Quantization mode='{mode}' doesn't work well with "
+                             "compute_dtype='float16'.")
+        self._name = f"{mode}_from_{source_name}"
+        self._source_name = source_name
+        self._quantization_mode = mode
+
+    @property
+    def quantization_mode(self):
+        return self._quantization_mode
+
+    def get_config(self):
+        return {"mode": self._quantization_mode, "source_name": self._source_name}
+
+
+@keras_export("keras.dtype_policies.QuantizedFloat8DTypePolicy")
+class QuantizedFloat8DTypePolicy(QuantizedDTypePolicy):
+    default_amax_history_length = 1024
+
+    def __init__(self, mode, source_name=None, amax_history_length=1024):
+        super().__init__(mode, source_name)
+        if not isinstance(amax_history_length, int):
+            raise TypeError("`amax_history_length` must be an integer. "
+                            f"Received: amax_history_length={amax_history_length}")
+        self.amax_history_length = amax_history_length
+
+    def get_config(self):
+        return {**super().get_config(), "amax_history_length": self.amax_history_length}
+
+
+@keras_export("keras.dtype_policies.Int4DTypePolicy")
+class Int4DTypePolicy(QuantizedDTypePolicy):
+    """`"int4/<block_size>_from_<source_name>"`: -1 is per-channel, a positive block size is
+    sub-channel (grouped, with zero points) quantization."""
+
+    def __init__(self, mode, source_name=None):
+        parts = mode.split("/")
+        if len(parts) != 2 or parts[0] != "int4":
+            raise ValueError("Invalid mode for Int4DTypePolicy. Expected format "
+                             f"'int4/<block_size>', but got '{mode}'.")
+        try:
+            block_size = int(parts[1])
+        except ValueError:
+            raise ValueError("Invalid mode for Int4DTypePolicy. <block_size> must be an integer. "
+                             f"Expected format 'int4/<block_size>', but got '{mode}'.") from None
+        if block_size < -1 or block_size == 0:
+            raise ValueError("Invalid block_size in mode. Supported values are -1 (per-channel) "
+                             f"or a positive integer (sub-channel), but got {block_size} from "
+                             f"'{mode}'.")
+        super().__init__("int4", source_name)
+        self._name = f"{mode}_from_{source_name}"
+        self.mode = "int4"
+        self.block_size = block_size
+
+    def get_config(self):
+        return {**super().get_config(), "mode": f"int4/{self.block_size}"}
+
+
+_QUANTIZED_CLASSES = {cls.__name__: cls for cls in
+                      (QuantizedDTypePolicy, QuantizedFloat8DTypePolicy, Int4DTypePolicy)}
+
+
+def _quantized_policy_from_string(policy):
+    mode, sep, source_name = policy.partition("_from_")
+    if not sep or "_from_" in source_name:
+        raise ValueError("Cannot convert `policy` into a valid pair (`mode`, `source_name`) to "
+                         f"instantiate `QuantizedDTypePolicy`. Received: policy={policy}")
+    if mode.startswith(("gptq", "awq")):
+        raise NotImplementedError(f"tkeras does not implement the '{mode.split('/')[0]}' "
+                                  f"quantization mode (dtype policy '{policy}').")
+    if mode.startswith("float8"):
+        return QuantizedFloat8DTypePolicy(mode, source_name)
+    if mode.startswith("int4") and "/" in mode:
+        return Int4DTypePolicy(mode, source_name)
+    return QuantizedDTypePolicy(mode, source_name)
+
+
 _GLOBAL_POLICY = None
 
 
@@ -114,7 +210,7 @@ def dtype_policy():
 def set_dtype_policy(policy):
     global _GLOBAL_POLICY
     if isinstance(policy, str):
-        policy = DTypePolicy(policy)
+        policy = get(policy)
     if policy is not None and not isinstance(policy, DTypePolicy):
         raise ValueError(f"Invalid `policy` argument. Expected a string or DTypePolicy, got {policy}")
     _GLOBAL_POLICY = policy
@@ -127,10 +223,19 @@ def get(identifier):
     if isinstance(identifier, DTypePolicy):
         return identifier
     if isinstance(identifier, dict):
-        if identifier.get("class_name") not in (None, "DTypePolicy", "FloatDTypePolicy", "Policy"):
-            raise ValueError(f"Unsupported dtype policy: {identifier.get('class_name')}")
+        class_name = identifier.get("class_name")
         inner = identifier.get("config", identifier)
+        if class_name in _QUANTIZED_CLASSES:
+            return _QUANTIZED_CLASSES[class_name](**inner)
+        if class_name in ("GPTQDTypePolicy", "AWQDTypePolicy"):
+            raise NotImplementedError(f"tkeras does not implement {class_name} (the "
+                                      f"'{class_name[:-len('DTypePolicy')].lower()}' "
+                                      "quantization mode).")
+        if class_name not in (None, "DTypePolicy", "FloatDTypePolicy", "Policy"):
+            raise ValueError(f"Unsupported dtype policy: {class_name}")
         return DTypePolicy(inner.get("name"))
     if isinstance(identifier, torch.dtype) or not isinstance(identifier, str):
         return DTypePolicy(standardize_dtype(identifier))
+    if identifier.startswith(QUANTIZATION_MODES):
+        return _quantized_policy_from_string(identifier)
     return DTypePolicy(identifier)

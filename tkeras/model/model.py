@@ -94,6 +94,21 @@ class Model(Trainer, Layer):
             self(dummy, training=False) if _accepts_training(self) else self(dummy)
         self._build_shapes = {"input_shape": input_shape}
 
+    def quantize(self, mode=None, config=None, filters=None, **kwargs):
+        """Quantize the weights of every leaf layer that supports it ("int8", "int4"); see
+        `tkeras.layers.core.quantization.quantize_model`."""
+        from tkeras.layers.core.quantization import quantize_model
+
+        type_check = kwargs.pop("type_check", True)
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to "
+                             f"{self.__class__.__name__}: {kwargs}")
+        if quantize_model(self, mode, config=config, filters=filters, type_check=type_check):
+            # As Keras: the step functions are rebuilt; the weights `compile` saw are taken
+            # again (quantization replaced the kernels).
+            self.train_function = self.test_function = self.predict_function = None
+            self._compiled_trainable = None
+
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         from tkeras.model.summary import print_summary

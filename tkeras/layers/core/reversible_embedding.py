@@ -5,7 +5,10 @@ Kept from Keras: with `tie_weights=True` the reverse projection is the transpose
 table; otherwise a separate `reverse_embeddings` weight of shape `(output_dim, input_dim)` is
 created after `embeddings`. `reverse_dtype` casts inputs and kernel before the matmul, and
 `logit_soft_cap` applies `tanh(logits / cap) * cap`. The forward call masks index 0 when
-`mask_zero`; the reverse call sets no mask. Quantized (int8/int4) modes are not implemented.
+`mask_zero`; the reverse call sets no mask. LoRA (inherited from `Embedding`) also applies to
+the tied reverse projection, and saving merges it, as in Keras. Deliberate difference: quantized
+(int8/int4) modes are not implemented (`quantize` and quantized dtype policies raise
+`NotImplementedError`).
 """
 
 import torch
@@ -32,6 +35,8 @@ class ReversibleEmbedding(Embedding):
     def build(self, input_shape=None):
         if self.built:
             return
+        if self.quantization_mode is not None:
+            raise NotImplementedError(self._no_quantization())
         super().build(input_shape)
         if not self.tie_weights:
             self.reverse_embeddings = self.add_weight(
@@ -41,7 +46,7 @@ class ReversibleEmbedding(Embedding):
     def call(self, inputs, reverse=False):
         if not reverse:
             return super().call(inputs)
-        kernel = self.embeddings.t() if self.tie_weights else self.reverse_embeddings
+        kernel = self._float_embeddings().t() if self.tie_weights else self.reverse_embeddings
         if self.reverse_dtype is not None:
             dtype = dtype_policies.torch_dtype(self.reverse_dtype)
             inputs, kernel = inputs.to(dtype), kernel.to(dtype)
@@ -49,6 +54,17 @@ class ReversibleEmbedding(Embedding):
         if self.logit_soft_cap is not None:
             logits = torch.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
         return logits
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        raise NotImplementedError(self._no_quantization())
+
+    def _no_quantization(self):
+        return "tkeras does not implement quantization for ReversibleEmbedding."
+
+    @property
+    def variable_serialization_spec(self):
+        """Keras's saved variable order (the untied reverse projection last)."""
+        return {None: ["embeddings"] + ([] if self.tie_weights else ["reverse_embeddings"])}
 
     def compute_mask(self, inputs, mask=None):
         # Only the forward (index) call is masked; reverse calls take float hidden states.
