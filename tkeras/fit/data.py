@@ -239,6 +239,12 @@ class ArrayAdapter:
         if start_batch == 0:
             self.new_epoch_order()
         bs, n = self.batch_size, self.num_samples
+        if self._perm is None and isinstance(self.data, torch.Tensor) and not self._pinned:
+            # One unshuffled tensor (`predict`'s usual input): plain slices, as `_take` makes.
+            data = self.data
+            for start in range(start_batch * bs, n, bs):
+                yield (data[start:start + bs],)
+            return
         for b in range(start_batch, self.num_batches):
             yield self._take(b * bs, min((b + 1) * bs, n))
 
@@ -385,8 +391,7 @@ class EpochIterator:
         start = self._start_batch
         self._start_batch = 0
         if self.steps_per_epoch is None:
-            for step, batch in enumerate(self.adapter.iter_batches(start), start):
-                yield step, batch
+            yield from enumerate(self.adapter.iter_batches(start), start)
             self.adapter.on_epoch_end()
             return
         if self._iterator is None:

@@ -124,8 +124,9 @@ class Sequential(Model):
         x = inputs
         if mask is not None and isinstance(x, torch.Tensor):
             _attach_mask(x, mask)
-        for layer in self.layers:
-            x = layer(x)
+        for layer in self._modules.values():  # `self.layers`, without building the list
+            if isinstance(layer, Layer):
+                x = layer(x)
         return x
 
     def compute_output_spec(self, inputs, training=None, mask=None):

@@ -62,6 +62,7 @@ class Adam(Optimizer):
         self.epsilon = epsilon
         self.amsgrad = amsgrad
         self._fused = False
+        self._fused_step = None
 
     def build(self, var_list):
         if self.built:
@@ -84,8 +85,13 @@ class Adam(Optimizer):
         v_list = self._gather(self._velocities, variables)
         v_hat_list = self._gather(self._velocity_hats, variables) if self.amsgrad else []
         if self._fused:
+            # The kernel reads the step (it does not count it): one float tensor, filled from
+            # the host step counter, serves every variable.
             t = self._step_count() + 1
-            step = (self.iterations + 1).to(torch.float32)
+            step = self._fused_step
+            if step is None or step.device != params[0].device:
+                step = self._fused_step = torch.zeros((), device=params[0].device)
+            step.fill_(t)
             torch._fused_adam_(
                 params, grads, m_list, v_list, v_hat_list, [step] * len(params),
                 lr=learning_rate, beta1=self.beta_1, beta2=self.beta_2, weight_decay=0.0,
