@@ -3,11 +3,18 @@
 Workloads (issue 4): MLP 784-256-256-10 batch 128; small CNN on 32x32x3 batch 64; LSTM(64)
 over length-50 sequences batch 64; Dense(10->1) batch 32 (per-step overhead); predict with the
 MLP at batch 32 and 128. Reference (a): a torch loop on the same architecture in plain torch
-(pre-built tensors, index-sliced shuffled batches, torch Adam with eps=1e-7; predict under
-`inference_mode`). Each repetition times one epoch of every contender back to back
-(interleaved), and the table shows medians of time per step and the ratio to (a).
+(pre-built tensors, index-sliced shuffled batches, torch Adam with eps=1e-7 -- on CPU torch's
+default is its per-tensor loop; predict under `inference_mode`). Reference (b): the same loop
+with `Adam(fused=True)` (training workloads). Each repetition times one epoch of every
+contender back to back (interleaved); the table shows medians of time per step, `ratio` =
+median / median of (a), and `paired` = the median of the per-repetition ratios to (a).
+
+`--clock cpu` times with the process's CPU time instead of the wall clock: on a machine
+shared with other jobs it leaves out the time spent waiting for a core (it still includes
+their effect on caches), so it is much steadier there; the two clocks agree on an idle machine.
 
     python benchmarks/fit.py [--reps 5] [--threads 1] [--no-keras] [--device cpu|cuda]
+                             [--clock wall|cpu] [--workloads mlp,tiny,...]
 """
 
 import argparse
@@ -97,11 +104,12 @@ def torch_model(kind):
 
 
 class TorchLoop:
-    """Reference (a): the loop a torch user writes."""
+    """Reference (a): the loop a torch user writes; (b) with `fused=True` Adam."""
 
-    def __init__(self, kind, batch, x, y, device):
+    def __init__(self, kind, batch, x, y, device, fused=False):
         self.model = torch_model(kind).to(device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-7)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-7,
+                                    **({"fused": True} if fused else {}))
         self.loss = torch.nn.MSELoss() if kind == "tiny" else torch.nn.CrossEntropyLoss()
         self.x, self.y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
         self.batch, self.device = batch, device
@@ -132,7 +140,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def run_tkeras(names, reps, device):
+def run_tkeras(names, reps, device, clock=time.perf_counter):
     import tkeras as keras
     import tkeras.losses  # noqa: F401
     import tkeras.optimizers  # noqa: F401
@@ -155,7 +163,9 @@ def run_tkeras(names, reps, device):
                                     x, batch_size=b, verbose=0)}
         else:
             model.fit(x[:batch * 2], y[:batch * 2], batch_size=batch, verbose=0)
+            fused = TorchLoop(kind, batch, x, y, device, fused=True)
             contenders[name] = {"(a) torch loop": loop.epoch,
+                                "(b) fused Adam": fused.epoch,
                                 "tkeras": lambda m=model, x=x, y=y, b=batch: m.fit(
                                     x, y, batch_size=b, epochs=1, verbose=0)}
         for fn in contenders[name].values():
@@ -165,10 +175,10 @@ def run_tkeras(names, reps, device):
         for name, fns in contenders.items():
             steps = -(-WORKLOADS[name][2] // WORKLOADS[name][1])
             for label, fn in fns.items():
-                t = time.perf_counter()
+                t = clock()
                 fn()
                 _sync(device)
-                results[name][label].append((time.perf_counter() - t) / steps)
+                results[name][label].append((clock() - t) / steps)
     return results
 
 
@@ -180,6 +190,7 @@ import torch
 torch.set_num_threads({threads})
 import keras
 import fit as bench
+clock = time.process_time if {cpu_clock!r} else time.perf_counter
 names, reps = {names!r}, {reps}
 out = {{}}
 for name in names:
@@ -193,13 +204,13 @@ for name in names:
     fn()
     times = []
     for _ in range(reps):
-        t = time.perf_counter(); fn(); times.append((time.perf_counter() - t) / -(-n // batch))
+        t = clock(); fn(); times.append((clock() - t) / -(-n // batch))
     out[name] = times
 print("RESULT" + json.dumps(out))
 """
 
 
-def run_keras(names, reps, threads):
+def run_keras(names, reps, threads, cpu_clock=False):
     try:
         import importlib.util
 
@@ -207,7 +218,8 @@ def run_keras(names, reps, threads):
             return {}
     except Exception:
         return {}
-    code = KERAS_SCRIPT.format(here=HERE, threads=threads, names=names, reps=reps)
+    code = KERAS_SCRIPT.format(here=HERE, threads=threads, names=names, reps=reps,
+                               cpu_clock=cpu_clock)
     env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH="")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=3600)
@@ -225,20 +237,30 @@ def main():
     parser.add_argument("--no-keras", action="store_true")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = args.workloads.split(",")
-    results = run_tkeras(names, args.reps, torch.device(args.device))
+    cpu_clock = args.clock == "cpu"
+    if cpu_clock and args.device != "cpu":
+        parser.error("--clock cpu measures CPU work only; use the wall clock with --device cuda")
+    clock = time.process_time if cpu_clock else time.perf_counter
+    results = run_tkeras(names, args.reps, torch.device(args.device), clock)
     if not args.no_keras and args.device == "cpu":
-        for name, times in run_keras(list(results), args.reps, args.threads).items():
+        for name, times in run_keras(list(results), args.reps, args.threads, cpu_clock).items():
             results[name]["keras 3 (torch)"] = times
-    print(f"device={args.device} threads={args.threads} reps={args.reps} (medians)")
-    print(f"{'workload':<18}{'contender':<18}{'ms/step':>10}{'ratio to (a)':>14}")
+    print(f"device={args.device} threads={args.threads} reps={args.reps} clock={args.clock} "
+          "(medians)")
+    print(f"{'workload':<18}{'contender':<18}{'ms/step':>10}{'ratio':>8}{'paired':>8}")
     for name, by_label in results.items():
-        ref = statistics.median(by_label["(a) torch loop"])
+        ref_times = by_label["(a) torch loop"]
+        ref = statistics.median(ref_times)
         for label, times in by_label.items():
             med = statistics.median(times)
-            print(f"{name:<18}{label:<18}{med * 1e3:>10.3f}{med / ref:>14.2f}")
+            # Keras runs in its own process, not interleaved: no paired ratio.
+            paired = (f"{statistics.median(t / r for t, r in zip(times, ref_times)):>8.2f}"
+                      if label != "keras 3 (torch)" else f"{'-':>8}")
+            print(f"{name:<18}{label:<18}{med * 1e3:>10.3f}{med / ref:>8.2f}{paired}")
 
 
 if __name__ == "__main__":

@@ -226,9 +226,11 @@ class Functional(Model):
             for x, m in zip(flat, masks):
                 if m is not None and isinstance(x, torch.Tensor):
                     _attach_mask(x, m)
-        return self._run_graph(flat, lambda op, args, kwargs: op(*args, **kwargs))
+        return self._run_graph(flat)
 
-    def _run_graph(self, flat_inputs, call_fn):
+    def _run_graph(self, flat_inputs, call_fn=None):
+        """Run the nodes in order on `flat_inputs`: `call_fn(op, args, kwargs)`, by default
+        calling each operation."""
         values = {id(ref): value for ref, value in zip(self._inputs, flat_inputs)}
         for node in self._plan:
             args = node.call_args
@@ -237,12 +239,18 @@ class Functional(Model):
                 key = id(args[0])
                 if key not in values:
                     continue
-                args, kwargs = [values[key]], {}
+                if call_fn is None:
+                    outputs = node.operation(values[key])
+                else:
+                    outputs = call_fn(node.operation, [values[key]], {})
             else:
                 if any(id(x) not in values for x in node.input_tensors):
                     continue
                 args, kwargs = node.fill_in(values)
-            outputs = call_fn(node.operation, args, kwargs)
+                if call_fn is None:
+                    outputs = node.operation(*args, **kwargs)
+                else:
+                    outputs = call_fn(node.operation, args, kwargs)
             outs = [outputs] if isinstance(outputs, (torch.Tensor, KerasTensor)) else flatten(
                 outputs)
             for ref, value in zip(node.outputs, outs):
