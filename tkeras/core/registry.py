@@ -25,6 +25,7 @@ _THREAD_LOCAL = threading.local()
 FAMILIES = (
     "layers", "models", "optimizers", "losses", "metrics", "initializers", "regularizers",
     "constraints", "activations", "callbacks", "dtype_policies", "saving", "schedules", "random",
+    "ops",
 )
 
 
@@ -203,6 +204,12 @@ def serialize_keras_object(obj):
         return {k: serialize_keras_object(v) for k, v in obj.items()}
     if isinstance(obj, bytes):
         return {"class_name": "__bytes__", "config": {"value": obj.decode("utf-8")}}
+    if isinstance(obj, slice):
+        return {"class_name": "__slice__", "config": {
+            "start": serialize_keras_object(obj.start), "stop": serialize_keras_object(obj.stop),
+            "step": serialize_keras_object(obj.step)}}
+    if obj is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
     if isinstance(obj, (np.ndarray,)) or _is_tensor(obj):
         arr = np.asarray(obj.detach().cpu().numpy() if _is_tensor(obj) else obj)
         return {
@@ -377,6 +384,11 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
 
     if class_name == "__bytes__":
         return inner["value"].encode("utf-8")
+    if class_name == "__ellipsis__":
+        return Ellipsis
+    if class_name == "__slice__":
+        return slice(*(deserialize_keras_object(inner.get(k), custom_objects, safe_mode)
+                       for k in ("start", "stop", "step")))
     if class_name in ("__numpy__", "__tensor__"):
         return np.array(inner["value"], dtype=inner.get("dtype"))
     if class_name == "__lambda__":

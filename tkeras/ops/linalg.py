@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the ops work (see tkeras/ops/operation.py)."""
+
+__all__ = []
