@@ -393,6 +393,9 @@ def functional_from_config(cls, config, custom_objects=None):
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
             name, node_index, tensor_index = value["config"]["keras_history"]
             return get_tensor(name, node_index, tensor_index, False)
+        if isinstance(value, dict) and "class_name" in value and "config" in value:
+            # Non-tensor arguments Keras serialized (slices, Ellipsis, arrays, objects).
+            return deserialize_keras_object(value, custom_objects=custom_objects)
         if isinstance(value, list):
             return [deserialize_node_args(v, legacy) for v in value]
         if isinstance(value, dict):
