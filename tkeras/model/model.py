@@ -28,6 +28,12 @@ class Model(Trainer, Layer):
         return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, **kwargs):
+        if _is_functional_init(args, kwargs):  # `class M(Model)` built as `M(inputs, outputs)`
+            from tkeras.model.functional import Functional
+
+            _inject_functional(type(self))
+            Functional.__init__(self, *args, **kwargs)
+            return
         trainable = kwargs.pop("trainable", True)
         name = kwargs.pop("name", None)
         dtype = kwargs.pop("dtype", None)
@@ -151,6 +157,19 @@ class Model(Trainer, Layer):
             target = cls if issubclass(cls, Functional) else Functional
             return functional_from_config(target, config, custom_objects)
         return Layer.from_config.__func__(cls, config)
+
+
+def _inject_functional(cls):
+    """Keras's `inject_functional_model_class`: `Functional` takes `Model`'s place among the
+    bases of a `Model` subclass instantiated the functional way."""
+    from tkeras.model.functional import Functional
+
+    if cls is Model:
+        return Functional
+    if cls is object or not issubclass(cls, Model) or issubclass(cls, Functional):
+        return cls
+    cls.__bases__ = tuple(_inject_functional(base) for base in cls.__bases__)
+    return cls
 
 
 def _accepts_training(layer):
