@@ -9,7 +9,8 @@ row/column reductions, so it runs one variable at a time (as in Keras).
 import torch
 
 from tkeras.core.registry import keras_export
-from tkeras.fit.optimizers.base import Optimizer
+from tkeras.fit.optimizers.slots import SlotOptimizer
+from tkeras.layers.arguments import init_args
 
 
 def _rms(x):
@@ -17,46 +18,20 @@ def _rms(x):
 
 
 @keras_export("keras.optimizers.Adafactor")
-class Adafactor(Optimizer):
+class Adafactor(SlotOptimizer):
     """Memory-efficient adaptive optimizer with relative step sizes."""
 
-    def __init__(
-        self,
-        learning_rate=0.001,
-        beta_2_decay=-0.8,
-        epsilon_1=1e-30,
-        epsilon_2=1e-3,
-        clip_threshold=1.0,
-        relative_step=True,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        use_ema=False,
-        ema_momentum=0.99,
-        ema_overwrite_frequency=None,
-        loss_scale_factor=None,
-        gradient_accumulation_steps=None,
-        name=None,
-        **kwargs,
-    ):
-        super().__init__(
-            learning_rate=learning_rate, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-            ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
-        )
-        self.beta_2_decay = beta_2_decay
-        self.epsilon_1 = epsilon_1
-        self.epsilon_2 = epsilon_2
-        self.clip_threshold = clip_threshold
-        self.relative_step = relative_step
+    hyperparameters = ("beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold",
+                       "relative_step")
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3,
+                 clip_threshold=1.0, relative_step=True, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(**init_args(locals()))
+
+    def build_slots(self, var_list):
         self._r, self._c, self._v = [], [], []
         for var in var_list:
             var_name = str(getattr(var, "name", None) or "variable")
@@ -77,7 +52,7 @@ class Adafactor(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         lr = learning_rate
-        local_step = (self.iterations + 1).to(variable.dtype)
+        local_step = self._local_step(variable)
         if not callable(self._learning_rate) and self.relative_step:
             lr = torch.minimum(lr, 1 / torch.sqrt(local_step))
         index = self._get_variable_index(variable)
@@ -96,14 +71,3 @@ class Adafactor(Optimizer):
         u_t = gradient / torch.sqrt(v)
         u_t_hat = u_t / torch.clamp(_rms(u_t) / self.clip_threshold, min=1.0)
         variable.sub_(alpha_t * u_t_hat)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "beta_2_decay": self.beta_2_decay,
-            "epsilon_1": self.epsilon_1,
-            "epsilon_2": self.epsilon_2,
-            "clip_threshold": self.clip_threshold,
-            "relative_step": self.relative_step,
-        })
-        return config

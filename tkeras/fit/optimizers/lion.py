@@ -3,49 +3,28 @@
 import torch
 
 from tkeras.core.registry import keras_export
-from tkeras.fit.optimizers.base import Optimizer
+from tkeras.fit.optimizers.slots import SlotOptimizer, moving_average_
+from tkeras.layers.arguments import init_args
 
 
 @keras_export("keras.optimizers.Lion")
-class Lion(Optimizer):
+class Lion(SlotOptimizer):
     """Lion optimizer (default `beta_2=0.99`)."""
 
-    def __init__(
-        self,
-        learning_rate=0.001,
-        beta_1=0.9,
-        beta_2=0.99,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        use_ema=False,
-        ema_momentum=0.99,
-        ema_overwrite_frequency=None,
-        loss_scale_factor=None,
-        gradient_accumulation_steps=None,
-        name=None,
-        **kwargs,
-    ):
-        super().__init__(
-            learning_rate=learning_rate, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-            ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
-        )
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
+    hyperparameters = ("beta_1", "beta_2")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(**init_args(locals()))
         if beta_1 <= 0 or beta_1 > 1:
             raise ValueError(
                 "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer "
                 f"degenerates to SignSGD. Received: beta_1={beta_1}."
             )
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
+    def build_slots(self, var_list):
         self._momentums = self.add_optimizer_variables(var_list, "momentum")
 
     def _backend_update_step(self, grads, variables, learning_rate):
@@ -55,10 +34,4 @@ class Lion(Optimizer):
         torch._foreach_add_(c_t, grads, alpha=1 - self.beta_1)
         torch._foreach_sign_(c_t)
         torch._foreach_sub_(params, torch._foreach_mul(c_t, learning_rate))
-        torch._foreach_mul_(m_list, self.beta_2)
-        torch._foreach_add_(m_list, grads, alpha=1 - self.beta_2)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2})
-        return config
+        moving_average_(m_list, grads, self.beta_2)

@@ -7,56 +7,26 @@ variable created after the slots (Keras's `nadam/variable`).
 import torch
 
 from tkeras.core.registry import keras_export
-from tkeras.fit.optimizers.base import Optimizer
+from tkeras.fit.optimizers.slots import (
+    MomentOptimizer,
+    moving_average_,
+    moving_square_average_,
+    scaled_ratio,
+)
 
 
 @keras_export("keras.optimizers.Nadam")
-class Nadam(Optimizer):
+class Nadam(MomentOptimizer):
     """Adam with Nesterov momentum (Dozat, 2015)."""
 
-    def __init__(
-        self,
-        learning_rate=0.001,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        use_ema=False,
-        ema_momentum=0.99,
-        ema_overwrite_frequency=None,
-        loss_scale_factor=None,
-        gradient_accumulation_steps=None,
-        name=None,
-        **kwargs,
-    ):
-        super().__init__(
-            learning_rate=learning_rate, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-            ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
-        )
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-
-    def build(self, var_list):
-        if self.built:
-            return
+    def build_slots(self, var_list):
+        super().build_slots(var_list)
         dtype = var_list[0].dtype if var_list else None
-        super().build(var_list)
-        self._momentums, self._velocities = self.add_optimizer_variables(
-            var_list, ["momentum", "velocity"]
-        )
         self._u_product = self.add_variable((), initializer="ones", dtype=dtype)
 
     def _backend_update_step(self, grads, variables, learning_rate):
         params = self._values(variables)
-        dtype = params[0].dtype
-        local_step = (self.iterations + 1).to(dtype)
+        local_step = self._local_step(params[0])
         u_t = self.beta_1 * (1.0 - 0.5 * torch.pow(0.96, local_step))
         u_t_1 = self.beta_1 * (1.0 - 0.5 * torch.pow(0.96, local_step + 1))
         u_product_t = self._u_product * u_t
@@ -66,19 +36,11 @@ class Nadam(Optimizer):
 
         m_list = self._gather(self._momentums, variables)
         v_list = self._gather(self._velocities, variables)
-        torch._foreach_mul_(m_list, self.beta_1)
-        torch._foreach_add_(m_list, grads, alpha=1 - self.beta_1)
-        torch._foreach_mul_(v_list, self.beta_2)
-        torch._foreach_add_(v_list, torch._foreach_mul(grads, grads), alpha=1 - self.beta_2)
+        moving_average_(m_list, grads, self.beta_1)
+        moving_square_average_(v_list, grads, self.beta_2)
         m_hat = torch._foreach_div(torch._foreach_mul(m_list, u_t_1), 1 - u_product_t_1)
         torch._foreach_add_(m_hat, torch._foreach_div(torch._foreach_mul(grads, 1 - u_t),
                                                       1 - u_product_t))
         denominators = torch._foreach_sqrt(torch._foreach_div(v_list, 1 - beta_2_power))
         torch._foreach_add_(denominators, self.epsilon)
-        torch._foreach_sub_(params, torch._foreach_div(torch._foreach_mul(m_hat, learning_rate),
-                                                          denominators))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
-        return config
+        torch._foreach_sub_(params, scaled_ratio(m_hat, learning_rate, denominators))

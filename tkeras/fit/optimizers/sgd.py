@@ -3,53 +3,32 @@
 import torch
 
 from tkeras.core.registry import keras_export
-from tkeras.fit.optimizers.base import Optimizer
+from tkeras.fit.optimizers.slots import SlotOptimizer
+from tkeras.layers.arguments import init_args
 
 
 @keras_export("keras.optimizers.SGD")
-class SGD(Optimizer):
+class SGD(SlotOptimizer):
     """Gradient descent, optionally with (Nesterov) momentum.
 
     Differs from `torch.optim.SGD` once the learning rate changes: Keras keeps `lr` inside the
     momentum buffer. Nesterov: `var += momentum * m - lr * g` with the updated `m`.
     """
 
-    def __init__(
-        self,
-        learning_rate=0.01,
-        momentum=0.0,
-        nesterov=False,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        use_ema=False,
-        ema_momentum=0.99,
-        ema_overwrite_frequency=None,
-        loss_scale_factor=None,
-        gradient_accumulation_steps=None,
-        name=None,
-        **kwargs,
-    ):
-        super().__init__(
-            learning_rate=learning_rate, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-            ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
-        )
+    hyperparameters = ("momentum", "nesterov")
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        super().__init__(**init_args(locals()))
         if not isinstance(momentum, float) or momentum < 0 or momentum > 1:
             raise ValueError("`momentum` must be a float between [0, 1].")
-        self.momentum = momentum
-        self.nesterov = nesterov
 
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
+    def build_slots(self, var_list):
         self.momentums = []
         if self.momentum != 0:
-            self.momentums = self.add_optimizer_variables(variables, "momentum")
+            self.momentums = self.add_optimizer_variables(var_list, "momentum")
 
     def _backend_update_step(self, grads, variables, learning_rate):
         params = self._values(variables)
@@ -65,8 +44,3 @@ class SGD(Optimizer):
             torch._foreach_add_(params, momentums, alpha=self.momentum)
         else:
             torch._foreach_add_(params, momentums)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"momentum": self.momentum, "nesterov": self.nesterov})
-        return config
