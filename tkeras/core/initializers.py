@@ -41,13 +41,16 @@ def _shape(shape):
 @keras_export("keras.Initializer", "keras.initializers.Initializer")
 class Initializer:
     """Base class: subclasses implement `__call__(shape, dtype=None)` and, when they take
-    arguments, `get_config()`."""
+    arguments, `get_config()` (the built-in ones name their config attributes in
+    `_config_keys`)."""
+
+    _config_keys = ()
 
     def __call__(self, shape, dtype=None):
         raise NotImplementedError("Initializer subclasses must implement the `__call__()` method.")
 
     def get_config(self):
-        return {}
+        return {key: getattr(self, key) for key in self._config_keys}
 
     @classmethod
     def from_config(cls, config):
@@ -130,6 +133,8 @@ class STFT(Initializer):
     scaled as Keras's. Named windows are limited to those torch provides (hann, hamming,
     blackman, bartlett, cosine, nuttall); an array window works as in Keras."""
 
+    _config_keys = ("side", "window", "periodic", "scaling")
+
     def __init__(self, side="real", window="hann", scaling="density", periodic=False):
         if side not in ["real", "imag"]:
             raise ValueError(f"side should be 'real' or 'imag', not {side}")
@@ -176,14 +181,6 @@ class STFT(Initializer):
             kernel = kernel * win / scaling
         return kernel
 
-    def get_config(self):
-        return {
-            "side": self.side,
-            "window": self.window,
-            "periodic": self.periodic,
-            "scaling": self.scaling,
-        }
-
 
 # ----------------------------------------------------------------------------- random
 
@@ -212,7 +209,7 @@ class RandomInitializer(Initializer):
         return out.to(device=torch.get_default_device(), dtype=dtype)
 
     def get_config(self):
-        return {"seed": serialize_keras_object(self._init_seed)}
+        return {"seed": serialize_keras_object(self._init_seed), **super().get_config()}
 
 
 def _normal(mean, stddev):
@@ -238,48 +235,46 @@ def _uniform(minval, maxval):
     return lambda t, g: t.uniform_(minval, maxval, generator=g)
 
 
-@keras_export("keras.initializers.RandomNormal", "keras.initializers.random_normal")
-class RandomNormal(RandomInitializer):
+class _Distribution(RandomInitializer):
+    """Values drawn by `_fill(*params)`, the parameters being the config values."""
+
+    _fill = None
+
+    def __call__(self, shape, dtype=None):
+        params = (getattr(self, key) for key in self._config_keys)
+        return self._sample(shape, dtype, type(self)._fill(*params))
+
+
+class _Normal(_Distribution):
+    _config_keys = ("mean", "stddev")
+
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self.mean = mean
         self.stddev = stddev
         super().__init__(seed=seed)
 
-    def __call__(self, shape, dtype=None):
-        return self._sample(shape, dtype, _normal(self.mean, self.stddev))
 
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+@keras_export("keras.initializers.RandomNormal", "keras.initializers.random_normal")
+class RandomNormal(_Normal):
+    _fill = staticmethod(_normal)
 
 
 @keras_export("keras.initializers.TruncatedNormal", "keras.initializers.truncated_normal")
-class TruncatedNormal(RandomInitializer):
+class TruncatedNormal(_Normal):
     """Normal values more than two standard deviations from the mean are redrawn."""
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = mean
-        self.stddev = stddev
-        super().__init__(seed=seed)
-
-    def __call__(self, shape, dtype=None):
-        return self._sample(shape, dtype, _truncated_normal(self.mean, self.stddev))
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+    _fill = staticmethod(_truncated_normal)
 
 
 @keras_export("keras.initializers.RandomUniform", "keras.initializers.random_uniform")
-class RandomUniform(RandomInitializer):
+class RandomUniform(_Distribution):
+    _config_keys = ("minval", "maxval")
+    _fill = staticmethod(_uniform)
+
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         self.minval = minval
         self.maxval = maxval
         super().__init__(seed=seed)
-
-    def __call__(self, shape, dtype=None):
-        return self._sample(shape, dtype, _uniform(self.minval, self.maxval))
-
-    def get_config(self):
-        return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
 
 
 def compute_fans(shape, input_axes=None, output_axes=None):
@@ -305,6 +300,8 @@ class VarianceScaling(RandomInitializer):
 
     `distribution="normal"` is stored as "truncated_normal", as in Keras.
     """
+
+    _config_keys = ("scale", "mode", "distribution", "input_axes", "output_axes")
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
                  input_axes=None, output_axes=None):
@@ -345,33 +342,17 @@ class VarianceScaling(RandomInitializer):
             fill = _uniform(-limit, limit)
         return self._sample(shape, dtype, fill)
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "scale": self.scale,
-            "mode": self.mode,
-            "distribution": self.distribution,
-            "input_axes": self.input_axes,
-            "output_axes": self.output_axes,
-        }
-
 
 class _FixedVarianceScaling(VarianceScaling):
     """Glorot/He/Lecun: a VarianceScaling whose scale, mode and distribution are fixed, so
     only seed and axes are configurable."""
 
     _scale, _mode, _distribution = 1.0, "fan_in", "truncated_normal"
+    _config_keys = ("input_axes", "output_axes")
 
     def __init__(self, seed=None, input_axes=None, output_axes=None):
         super().__init__(scale=self._scale, mode=self._mode, distribution=self._distribution,
                          seed=seed, input_axes=input_axes, output_axes=output_axes)
-
-    def get_config(self):
-        return {
-            "seed": serialize_keras_object(self._init_seed),
-            "input_axes": self.input_axes,
-            "output_axes": self.output_axes,
-        }
 
 
 @keras_export("keras.initializers.GlorotUniform", "keras.initializers.glorot_uniform")
@@ -425,6 +406,8 @@ class Orthogonal(RandomInitializer):
     """`gain` times an orthogonal matrix (QR of a normal matrix, sign-corrected), reshaped to
     `shape`; all but the last dimension are flattened into rows."""
 
+    _config_keys = ("gain",)
+
     def __init__(self, gain=1.0, seed=None):
         self.gain = gain
         super().__init__(seed=seed)
@@ -446,9 +429,6 @@ class Orthogonal(RandomInitializer):
         if num_rows < num_cols:
             q = q.T
         return (self.gain * q.reshape(shape)).to(dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "gain": self.gain}
 
 
 # ----------------------------------------------------------------------------- get / serialize
