@@ -25,6 +25,7 @@ from tkeras import models  # noqa: E402
 from tkeras import ops  # noqa: E402
 from tkeras import optimizers  # noqa: E402
 from tkeras import quantizers  # noqa: E402
+from tkeras import random  # noqa: E402
 from tkeras import regularizers  # noqa: E402
 from tkeras import saving  # noqa: E402
 from tkeras import utils  # noqa: E402
