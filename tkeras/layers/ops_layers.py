@@ -1,7 +1,8 @@
-"""Small op layers that arithmetic on `KerasTensor`s (`x + y`, `x[:, 0]`, `-x`) turns into.
+"""`TensorOp`: the layer earlier tkeras versions built for `KerasTensor` arithmetic.
 
-They are graph nodes like any layer, so a functional model that uses tensor arithmetic runs and
-serializes; in `model.layers` they appear under Keras-like names (`add`, `get_item`).
+`KerasTensor` operators now build Keras's own op nodes (`Add`, `GetItem`, ...; see
+`tkeras/model/keras_tensor.py`). `TensorOp` stays registered only so that models saved by earlier
+tkeras versions still load.
 """
 
 import torch
@@ -48,18 +49,6 @@ class TensorOp(Layer):
                 "reverse": self.reverse, "key": self.key}
 
 
-def _encode_key(key):
-    if isinstance(key, tuple):
-        return [_encode_key(k) for k in key]
-    if isinstance(key, slice):
-        return {"slice": [key.start, key.stop, key.step]}
-    if key is Ellipsis:
-        return "..."
-    if key is None:
-        return "newaxis"
-    return key
-
-
 def _decode_key(key):
     if isinstance(key, list):
         return tuple(_decode_key(k) for k in key)
@@ -70,15 +59,3 @@ def _decode_key(key):
     if key == "newaxis":
         return None
     return key
-
-
-def symbolic_op(op, x, other=None, reverse=False, key=None):
-    from tkeras.model.keras_tensor import KerasTensor
-
-    if op == "get_item":
-        return TensorOp(op, key=_encode_key(key))(x)
-    if op in _UNARY:
-        return TensorOp(op)(x)
-    if isinstance(other, KerasTensor):
-        return TensorOp(op, reverse=reverse)(x, other)
-    return TensorOp(op, constant=other, reverse=reverse)(x)

@@ -49,50 +49,131 @@ class KerasTensor:
             "have any actual numerical value. You cannot convert it to a NumPy array."
         )
 
-    # Arithmetic on symbolic tensors builds graph nodes through small op layers.
-    def _op(self, name, *others, **kwargs):
-        from tkeras.layers import ops_layers
+    def __int__(self):
+        raise ValueError("A KerasTensor is symbolic: it cannot be converted to an int.")
 
-        return ops_layers.symbolic_op(name, self, *others, **kwargs)
+    def __float__(self):
+        raise ValueError("A KerasTensor is symbolic: it cannot be converted to a float.")
+
+    def __array__(self, *args, **kwargs):
+        raise ValueError(
+            "A KerasTensor is symbolic: it's a placeholder for a shape and a dtype. It doesn't "
+            "have any actual numerical value. You cannot convert it to a NumPy array."
+        )
+
+    # Python operators build the graph nodes Keras builds (`x + 1` -> an `Add` node of
+    # `keras.src.ops.numpy`), so functional models using them serialize as Keras writes them.
+    def reshape(self, newshape):
+        return _np().reshape(self, newshape)
+
+    def squeeze(self, axis=None):
+        return _np().squeeze(self, axis=axis)
 
     def __add__(self, other):
-        return self._op("add", other)
+        return _np().add(self, other)
 
     def __radd__(self, other):
-        return self._op("add", other, reverse=True)
+        return _np().add(other, self)
 
     def __sub__(self, other):
-        return self._op("subtract", other)
+        return _np().subtract(self, other)
 
     def __rsub__(self, other):
-        return self._op("subtract", other, reverse=True)
+        return _np().subtract(other, self)
 
     def __mul__(self, other):
-        return self._op("multiply", other)
+        return _np().multiply(self, other)
 
     def __rmul__(self, other):
-        return self._op("multiply", other, reverse=True)
-
-    def __truediv__(self, other):
-        return self._op("divide", other)
-
-    def __rtruediv__(self, other):
-        return self._op("divide", other, reverse=True)
-
-    def __pow__(self, other):
-        return self._op("power", other)
+        return _np().multiply(other, self)
 
     def __matmul__(self, other):
-        return self._op("matmul", other)
+        return _np().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _np().matmul(other, self)
+
+    def __truediv__(self, other):
+        return _np().true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _np().true_divide(other, self)
 
     def __neg__(self):
-        return self._op("negative")
+        return _np().negative(self)
 
     def __abs__(self):
-        return self._op("absolute")
+        return _np().absolute(self)
+
+    def __pow__(self, other):
+        return _np().power(self, other)
+
+    def __rpow__(self, other):
+        return _np().power(other, self)
+
+    def __floordiv__(self, other):
+        return _np().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _np().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _np().mod(self, other)
+
+    def __rmod__(self, other):
+        return _np().mod(other, self)
+
+    def __lt__(self, other):
+        return _np().less(self, other)
+
+    def __le__(self, other):
+        return _np().less_equal(self, other)
+
+    def __gt__(self, other):
+        return _np().greater(self, other)
+
+    def __ge__(self, other):
+        return _np().greater_equal(self, other)
+
+    def __ne__(self, other):
+        return _np().not_equal(self, other)
+
+    # As in Keras, `==` keeps Python's identity comparison (KerasTensors stay hashable).
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __and__(self, other):
+        return _np().logical_and(self, other)
+
+    def __rand__(self, other):
+        return _np().logical_and(other, self)
+
+    def __or__(self, other):
+        return _np().logical_or(self, other)
+
+    def __ror__(self, other):
+        return _np().logical_or(other, self)
+
+    def __invert__(self):
+        return _np().logical_not(self)
+
+    def __xor__(self, other):
+        return _np().logical_xor(self, other)
+
+    def __rxor__(self, other):
+        return _np().logical_xor(other, self)
 
     def __getitem__(self, key):
-        return self._op("get_item", key=key)
+        return _np().get_item(self, key)
+
+    def __round__(self, ndigits=None):
+        return _np().round(self, decimals=ndigits or 0)
+
+
+def _np():
+    from tkeras.ops import numpy
+
+    return numpy
 
 
 def any_symbolic(structure):

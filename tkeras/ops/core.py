@@ -14,6 +14,7 @@ import torch
 
 from tkeras.core import config
 from tkeras.core.registry import keras_export
+from tkeras.layers import ops_layers  # noqa: F401  (registers TensorOp for old tkeras configs)
 from tkeras.layers.layer import _is_symbolic
 from tkeras.layers.layer import flatten
 from tkeras.model.keras_tensor import KerasTensor
