@@ -50,7 +50,10 @@ class KerasVariable(nn.Parameter):
         return self
 
     def numpy(self):
-        return self.detach().cpu().numpy()
+        """A copy, as Keras's `np.array(variable)`: arrays kept from `get_weights()` (e.g.
+        EarlyStopping's best weights) must not change when training updates the variable."""
+        value = self.detach()
+        return value.numpy().copy() if value.device.type == "cpu" else value.cpu().numpy()
 
     def assign(self, value):
         value = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
