@@ -9,6 +9,7 @@ from tkeras.fit.losses import convert_to_tensor
 from tkeras.fit.losses import squeeze_or_expand_to_same_rank
 from tkeras.fit.losses import torch_dtype
 from tkeras.fit.metrics.base import _FunctionMetric
+from tkeras.layers.arguments import init_args
 
 
 def _floatx():
@@ -115,9 +116,10 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False
 class Accuracy(_FunctionMetric):
     """How often predictions equal labels."""
 
+    _direction = "up"
+
     def __init__(self, name="accuracy", dtype=None):
-        super().__init__(fn=accuracy, name=name, dtype=dtype)
-        self._direction = "up"
+        super().__init__(accuracy, **init_args(locals()))
 
 
 @keras_export("keras.metrics.BinaryAccuracy")
@@ -125,29 +127,30 @@ class BinaryAccuracy(_FunctionMetric):
     """How often predictions match binary labels (`y_pred > threshold`)."""
 
     _config_keys = ("threshold",)
+    _direction = "up"
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        super().__init__(fn=binary_accuracy, name=name, dtype=dtype, threshold=threshold)
-        self.threshold = threshold
-        self._direction = "up"
+        super().__init__(binary_accuracy, **init_args(locals()))
 
 
 @keras_export("keras.metrics.CategoricalAccuracy")
 class CategoricalAccuracy(_FunctionMetric):
     """How often `argmax(y_pred)` matches the one-hot label."""
 
+    _direction = "up"
+
     def __init__(self, name="categorical_accuracy", dtype=None):
-        super().__init__(fn=categorical_accuracy, name=name, dtype=dtype)
-        self._direction = "up"
+        super().__init__(categorical_accuracy, **init_args(locals()))
 
 
 @keras_export("keras.metrics.SparseCategoricalAccuracy")
 class SparseCategoricalAccuracy(_FunctionMetric):
     """How often `argmax(y_pred)` matches the integer label."""
 
+    _direction = "up"
+
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
-        super().__init__(fn=sparse_categorical_accuracy, name=name, dtype=dtype)
-        self._direction = "up"
+        super().__init__(sparse_categorical_accuracy, **init_args(locals()))
 
 
 @keras_export("keras.metrics.TopKCategoricalAccuracy")
@@ -155,11 +158,10 @@ class TopKCategoricalAccuracy(_FunctionMetric):
     """How often the one-hot target is in the top `k` predictions."""
 
     _config_keys = ("k",)
+    _direction = "up"
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
-        super().__init__(fn=top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
-        self.k = k
-        self._direction = "up"
+        super().__init__(top_k_categorical_accuracy, **init_args(locals()))
 
 
 @keras_export("keras.metrics.SparseTopKCategoricalAccuracy")
@@ -167,14 +169,12 @@ class SparseTopKCategoricalAccuracy(_FunctionMetric):
     """How often the integer target is in the top `k` predictions."""
 
     _config_keys = ("k",)
+    _direction = "up"
 
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None,
                  from_sorted_ids=False):
-        super().__init__(fn=sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k,
-                         from_sorted_ids=from_sorted_ids)
-        self.k = k
+        super().__init__(sparse_top_k_categorical_accuracy, **init_args(locals()))
         self.from_sorted_ids = from_sorted_ids
-        self._direction = "up"
 
     def get_config(self):
         config = super().get_config()

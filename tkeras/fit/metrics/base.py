@@ -209,6 +209,16 @@ class Metric:
     __str__ = __repr__
 
 
+def check_2d_inputs(metric_name, y_true_shape, y_pred_shape):
+    """Keras's check of the metrics that take `(batch_size, output_dim)` inputs only."""
+    if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
+        raise ValueError(
+            f"{metric_name} expects 2D inputs with shape (batch_size, output_dim). Received "
+            f"input shapes: y_pred.shape={tuple(y_pred_shape)} and "
+            f"y_true.shape={tuple(y_true_shape)}."
+        )
+
+
 def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
     """Weighted per-sample values, and the per-sample weights (Keras's reduction_metrics)."""
     dtype = dtype or _config.floatx()
@@ -331,10 +341,17 @@ class MeanMetricWrapper(Mean):
 
 
 class _FunctionMetric(MeanMetricWrapper):
-    """Built-in mean metric around one function; `_config_keys` lists the extra constructor
-    arguments written to the config after name and dtype."""
+    """Built-in mean metric around one function, called with the metric's other constructor
+    arguments; those listed in `_config_keys` are also attributes, written to the config after
+    name and dtype. Subclasses set `_direction = "up"` where higher is better; metrics of loss
+    functions get "down" from `MeanMetricWrapper`."""
 
     _config_keys = ()
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(fn, name=name, dtype=dtype, **kwargs)
+        for key in self._config_keys:
+            setattr(self, key, kwargs[key])
 
     def get_config(self):
         config = {"name": self.name, "dtype": self.dtype}

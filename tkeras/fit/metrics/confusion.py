@@ -24,6 +24,8 @@ from tkeras.fit.metrics.base import Metric
 NEG_INF = -1e10
 
 TP, FP, TN, FN = "tp", "fp", "tn", "fn"
+COUNT_NAMES = {TP: "true_positives", FP: "false_positives", TN: "true_negatives",
+               FN: "false_negatives"}
 
 
 def _to_list(x):
@@ -184,26 +186,59 @@ def update_confusion_matrix_variables(variables, y_true, y_pred, thresholds, top
             variable.add_(counts)
 
 
-class _ConfusionMatrixConditionCount(Metric):
-    """One confusion-matrix count per threshold (a scalar for a single threshold)."""
+def add_count_variables(metric, shape, keys):
+    """Zero count variables for `keys` (TP/FP/TN/FN), in that order, named and set as
+    attributes as Keras names them (`true_positives`, ...)."""
+    for key in keys:
+        name = COUNT_NAMES[key]
+        setattr(metric, name, metric.add_variable(shape, "zeros", name=name))
+
+
+class _ConfusionMetric(Metric):
+    """Base of the metrics built on per-threshold confusion counts: the counts named in
+    `_counts` (created by `add_count_variables`) are updated by
+    `update_confusion_matrix_variables` over `self.thresholds`."""
+
+    _counts = (TP, FP, TN, FN)
+
+    def _set_thresholds(self, thresholds, default_threshold):
+        self.init_thresholds = thresholds
+        self.thresholds = parse_init_thresholds(thresholds, default_threshold=default_threshold)
+        self._thresholds_distributed_evenly = is_evenly_distributed_thresholds(self.thresholds)
+
+    def _count_variables(self):
+        return {key: getattr(self, COUNT_NAMES[key]) for key in self._counts}
+
+    def _update_options(self):
+        """Extra arguments of `update_confusion_matrix_variables` (top_k, class_id, ...)."""
+        return {}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
+        self._update_counts(y_true, y_pred, sample_weight)
+
+    def _update_counts(self, y_true, y_pred, sample_weight):
+        update_confusion_matrix_variables(
+            self._count_variables(), y_true, y_pred, thresholds=self.thresholds,
+            thresholds_distributed_evenly=self._thresholds_distributed_evenly,
+            sample_weight=sample_weight, **self._update_options(),
+        )
+
+
+class _ConfusionMatrixConditionCount(_ConfusionMetric):
+    """One confusion-matrix count per threshold (a scalar for a single threshold), held in
+    Keras's `accumulator` variable."""
 
     _condition = None
 
     def __init__(self, thresholds=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.init_thresholds = thresholds
-        self.thresholds = parse_init_thresholds(thresholds, default_threshold=0.5)
-        self._thresholds_distributed_evenly = is_evenly_distributed_thresholds(self.thresholds)
+        self._set_thresholds(thresholds, default_threshold=0.5)
         self.accumulator = self.add_variable(shape=(len(self.thresholds),),
                                              initializer="zeros", name="accumulator")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
-        update_confusion_matrix_variables(
-            {self._condition: self.accumulator}, y_true, y_pred, thresholds=self.thresholds,
-            thresholds_distributed_evenly=self._thresholds_distributed_evenly,
-            sample_weight=sample_weight,
-        )
+    def _count_variables(self):
+        return {self._condition: self.accumulator}
 
     def result(self):
         acc = self.accumulator.detach()
@@ -241,38 +276,23 @@ class TruePositives(_ConfusionMatrixConditionCount):
     _condition = TP
 
 
-class _PrecisionRecallBase(Metric):
-    _second = None  # FP for precision, FN for recall
+class _PrecisionRecallBase(_ConfusionMetric):
+    """`tp / (tp + second)`, `_counts` being `(TP, second)`."""
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self._direction = "up"
-        self.init_thresholds = thresholds
         self.top_k = top_k
         self.class_id = class_id
-        default_threshold = 0.5 if top_k is None else NEG_INF
-        self.thresholds = parse_init_thresholds(thresholds, default_threshold=default_threshold)
-        self._thresholds_distributed_evenly = is_evenly_distributed_thresholds(self.thresholds)
-        n = len(self.thresholds)
-        self.true_positives = self.add_variable(shape=(n,), initializer="zeros",
-                                                name="true_positives")
-        second_name = "false_positives" if self._second == FP else "false_negatives"
-        setattr(self, second_name, self.add_variable(shape=(n,), initializer="zeros",
-                                                     name=second_name))
-        self._second_var = getattr(self, second_name)
+        self._set_thresholds(thresholds, default_threshold=0.5 if top_k is None else NEG_INF)
+        add_count_variables(self, (len(self.thresholds),), self._counts)
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
-        update_confusion_matrix_variables(
-            {TP: self.true_positives, self._second: self._second_var}, y_true, y_pred,
-            thresholds=self.thresholds,
-            thresholds_distributed_evenly=self._thresholds_distributed_evenly,
-            top_k=self.top_k, class_id=self.class_id, sample_weight=sample_weight,
-        )
+    def _update_options(self):
+        return {"top_k": self.top_k, "class_id": self.class_id}
 
     def result(self):
-        tp = self.true_positives.detach()
-        result = divide_no_nan(tp, tp + self._second_var.detach())
+        tp, second = (v.detach() for v in self._count_variables().values())
+        result = divide_no_nan(tp, tp + second)
         return result[0] if len(self.thresholds) == 1 else result
 
     def get_config(self):
@@ -285,17 +305,17 @@ class _PrecisionRecallBase(Metric):
 class Precision(_PrecisionRecallBase):
     """`true_positives / (true_positives + false_positives)`, per threshold."""
 
-    _second = FP
+    _counts = (TP, FP)
 
 
 @keras_export("keras.metrics.Recall")
 class Recall(_PrecisionRecallBase):
     """`true_positives / (true_positives + false_negatives)`, per threshold."""
 
-    _second = FN
+    _counts = (TP, FN)
 
 
-class SensitivitySpecificityBase(Metric):
+class SensitivitySpecificityBase(_ConfusionMetric):
     """TP/FP/TN/FN over `num_thresholds` evenly spaced thresholds; the result maximizes one rate
     subject to a constraint on another."""
 
@@ -316,27 +336,17 @@ class SensitivitySpecificityBase(Metric):
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self.thresholds = [0.0] + inner + [1.0]
             self._thresholds_distributed_evenly = True
-        n = len(self.thresholds)
-        self.true_positives = self.add_variable((n,), "zeros", name="true_positives")
-        self.false_positives = self.add_variable((n,), "zeros", name="false_positives")
-        self.true_negatives = self.add_variable((n,), "zeros", name="true_negatives")
-        self.false_negatives = self.add_variable((n,), "zeros", name="false_negatives")
+        add_count_variables(self, (len(self.thresholds),), self._counts)
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred, sample_weight = self._inputs(y_true, y_pred, sample_weight)
-        update_confusion_matrix_variables(
-            {TP: self.true_positives, TN: self.true_negatives, FP: self.false_positives,
-             FN: self.false_negatives},
-            y_true, y_pred, thresholds=self.thresholds,
-            thresholds_distributed_evenly=self._thresholds_distributed_evenly,
-            class_id=self.class_id, sample_weight=sample_weight,
-        )
+    def _update_options(self):
+        return {"class_id": self.class_id}
 
     def _rates(self):
-        tp, fp = self.true_positives.detach(), self.false_positives.detach()
-        tn, fn = self.true_negatives.detach(), self.false_negatives.detach()
+        tp, fp, tn, fn = (v.detach() for v in self._count_variables().values())
+        sensitivity = divide_no_nan(tp, tp + fn)
         return {
-            "sensitivity": divide_no_nan(tp, tp + fn),  # = recall
+            "sensitivity": sensitivity,
+            "recall": sensitivity,
             "specificity": divide_no_nan(tn, tn + fp),
             "precision": divide_no_nan(tp, tp + fp),
         }
@@ -350,8 +360,10 @@ class SensitivitySpecificityBase(Metric):
 
 
 class _AtValueMetric(SensitivitySpecificityBase):
-    _value_name = None  # constructor argument name
-    _constrained = None
+    """The best `_dependent` rate where the rate named by the constructor argument
+    `_value_name` is at least its value."""
+
+    _value_name = None
     _dependent = None
 
     def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
@@ -367,7 +379,7 @@ class _AtValueMetric(SensitivitySpecificityBase):
 
     def result(self):
         rates = self._rates()
-        return self._find_max_under_constraint(rates[self._constrained], rates[self._dependent])
+        return self._find_max_under_constraint(rates[self._value_name], rates[self._dependent])
 
     def get_config(self):
         config = {"num_thresholds": self.num_thresholds,
@@ -379,7 +391,7 @@ class _AtValueMetric(SensitivitySpecificityBase):
 class SensitivityAtSpecificity(_AtValueMetric):
     """Best sensitivity where specificity >= `specificity`."""
 
-    _value_name, _constrained, _dependent = "specificity", "specificity", "sensitivity"
+    _value_name, _dependent = "specificity", "sensitivity"
 
     def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
         super().__init__(specificity, num_thresholds, class_id, name, dtype)
@@ -389,7 +401,7 @@ class SensitivityAtSpecificity(_AtValueMetric):
 class SpecificityAtSensitivity(_AtValueMetric):
     """Best specificity where sensitivity >= `sensitivity`."""
 
-    _value_name, _constrained, _dependent = "sensitivity", "sensitivity", "specificity"
+    _value_name, _dependent = "sensitivity", "specificity"
 
     def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
         super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
@@ -399,7 +411,7 @@ class SpecificityAtSensitivity(_AtValueMetric):
 class PrecisionAtRecall(_AtValueMetric):
     """Best precision where recall >= `recall`."""
 
-    _value_name, _constrained, _dependent = "recall", "sensitivity", "precision"
+    _value_name, _dependent = "recall", "precision"
 
     def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
         super().__init__(recall, num_thresholds, class_id, name, dtype)
@@ -409,7 +421,7 @@ class PrecisionAtRecall(_AtValueMetric):
 class RecallAtPrecision(_AtValueMetric):
     """Best recall where precision >= `precision`."""
 
-    _value_name, _constrained, _dependent = "precision", "precision", "sensitivity"
+    _value_name, _dependent = "precision", "sensitivity"
 
     def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
         super().__init__(precision, num_thresholds, class_id, name, dtype)
@@ -440,7 +452,7 @@ def _summation(method):
 
 
 @keras_export("keras.metrics.AUC")
-class AUC(Metric):
+class AUC(_ConfusionMetric):
     """Approximate area under the ROC, PR or PR-gain curve, by a Riemann sum over
     `num_thresholds` thresholds (PR with "interpolation" uses Davis & Goadrich's interpolation).
 
@@ -512,10 +524,7 @@ class AUC(Metric):
         else:
             variable_shape = [self.num_thresholds]
         self._build_input_shape = shape
-        self.true_positives = self.add_variable(variable_shape, "zeros", name="true_positives")
-        self.false_positives = self.add_variable(variable_shape, "zeros", name="false_positives")
-        self.true_negatives = self.add_variable(variable_shape, "zeros", name="true_negatives")
-        self.false_negatives = self.add_variable(variable_shape, "zeros", name="false_negatives")
+        add_count_variables(self, variable_shape, self._counts)
         self._built = True
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -524,15 +533,11 @@ class AUC(Metric):
             self._build(tuple(y_pred.shape))
         if self._from_logits:
             y_pred = torch.sigmoid(y_pred)
+        self._update_counts(y_true, y_pred, sample_weight)
+
+    def _update_options(self):
         label_weights = None if self.multi_label else self.label_weights
-        update_confusion_matrix_variables(
-            {TP: self.true_positives, TN: self.true_negatives, FP: self.false_positives,
-             FN: self.false_negatives},
-            y_true, y_pred, self._thresholds,
-            thresholds_distributed_evenly=self._thresholds_distributed_evenly,
-            sample_weight=sample_weight, multi_label=self.multi_label,
-            label_weights=label_weights,
-        )
+        return {"multi_label": self.multi_label, "label_weights": label_weights}
 
     def _by_label(self, terms):
         if not self.multi_label:

@@ -11,6 +11,11 @@ from tkeras.core import config as _config
 from tkeras.core.registry import keras_export
 from tkeras.fit.losses import torch_dtype
 from tkeras.fit.metrics.base import Metric
+from tkeras.fit.metrics.base import check_2d_inputs
+from tkeras.fit.metrics.confusion import FN
+from tkeras.fit.metrics.confusion import FP
+from tkeras.fit.metrics.confusion import TP
+from tkeras.fit.metrics.confusion import add_count_variables
 
 
 @keras_export("keras.metrics.FBetaScore")
@@ -52,16 +57,9 @@ class FBetaScore(Metric):
         self._built = False
 
     def _build(self, y_true_shape, y_pred_shape):
-        if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
-            raise ValueError(
-                "FBetaScore expects 2D inputs with shape (batch_size, output_dim). Received "
-                f"input shapes: y_pred.shape={tuple(y_pred_shape)} and "
-                f"y_true.shape={tuple(y_true_shape)}."
-            )
+        check_2d_inputs("FBetaScore", y_true_shape, y_pred_shape)
         shape = (y_pred_shape[-1],) if self.average != "micro" else ()
-        self.true_positives = self.add_variable(shape, "zeros", name="true_positives")
-        self.false_positives = self.add_variable(shape, "zeros", name="false_positives")
-        self.false_negatives = self.add_variable(shape, "zeros", name="false_negatives")
+        add_count_variables(self, shape, (TP, FP, FN))
         self.intermediate_weights = self.add_variable(shape, "zeros", name="intermediate_weights")
         self._built = True
 

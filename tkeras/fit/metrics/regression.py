@@ -26,6 +26,8 @@ from tkeras.fit.losses import squeeze_or_expand_to_same_rank
 from tkeras.fit.metrics.base import Mean
 from tkeras.fit.metrics.base import Metric
 from tkeras.fit.metrics.base import _FunctionMetric
+from tkeras.fit.metrics.base import check_2d_inputs
+from tkeras.layers.arguments import init_args
 
 
 def _pair(y_true, y_pred):
@@ -73,8 +75,7 @@ class MeanSquaredError(_FunctionMetric):
     """Mean squared error between `y_true` and `y_pred`."""
 
     def __init__(self, name="mean_squared_error", dtype=None):
-        super().__init__(fn=mean_squared_error, name=name, dtype=dtype)
-        self._direction = "down"
+        super().__init__(mean_squared_error, **init_args(locals()))
 
 
 @keras_export("keras.metrics.MeanAbsoluteError")
@@ -82,8 +83,7 @@ class MeanAbsoluteError(_FunctionMetric):
     """Mean absolute error between `y_true` and `y_pred`."""
 
     def __init__(self, name="mean_absolute_error", dtype=None):
-        super().__init__(mean_absolute_error, name, dtype=dtype)
-        self._direction = "down"
+        super().__init__(mean_absolute_error, **init_args(locals()))
 
 
 @keras_export("keras.metrics.MeanAbsolutePercentageError")
@@ -91,8 +91,7 @@ class MeanAbsolutePercentageError(_FunctionMetric):
     """Mean absolute percentage error between `y_true` and `y_pred`."""
 
     def __init__(self, name="mean_absolute_percentage_error", dtype=None):
-        super().__init__(mean_absolute_percentage_error, name, dtype=dtype)
-        self._direction = "down"
+        super().__init__(mean_absolute_percentage_error, **init_args(locals()))
 
 
 @keras_export("keras.metrics.MeanSquaredLogarithmicError")
@@ -100,8 +99,7 @@ class MeanSquaredLogarithmicError(_FunctionMetric):
     """Mean squared logarithmic error between `y_true` and `y_pred`."""
 
     def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
-        super().__init__(mean_squared_logarithmic_error, name, dtype=dtype)
-        self._direction = "down"
+        super().__init__(mean_squared_logarithmic_error, **init_args(locals()))
 
 
 @keras_export("keras.metrics.CosineSimilarity")
@@ -109,9 +107,10 @@ class CosineSimilarity(_FunctionMetric):
     """Cosine similarity between labels and predictions. Keras keeps `axis` out of the config;
     so do we."""
 
+    _direction = "up"
+
     def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
-        super().__init__(cosine_similarity, name, dtype=dtype, axis=axis)
-        self._direction = "up"
+        super().__init__(cosine_similarity, **init_args(locals()))
 
 
 @keras_export("keras.metrics.LogCoshError")
@@ -119,8 +118,7 @@ class LogCoshError(_FunctionMetric):
     """Logarithm of the hyperbolic cosine of the prediction error."""
 
     def __init__(self, name="logcosh", dtype=None):
-        super().__init__(log_cosh, name, dtype=dtype)
-        self._direction = "down"
+        super().__init__(log_cosh, **init_args(locals()))
 
 
 @keras_export("keras.metrics.RootMeanSquaredError")
@@ -167,12 +165,7 @@ class R2Score(Metric):
         self._built = False
 
     def _build(self, y_true_shape, y_pred_shape):
-        if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
-            raise ValueError(
-                "R2Score expects 2D inputs with shape (batch_size, output_dim). Received input "
-                f"shapes: y_pred.shape={tuple(y_pred_shape)} and "
-                f"y_true.shape={tuple(y_true_shape)}."
-            )
+        check_2d_inputs("R2Score", y_true_shape, y_pred_shape)
         num_classes = y_pred_shape[-1]
         self.squared_sum = self.add_variable((num_classes,), "zeros", name="squared_sum")
         self.sum = self.add_variable((num_classes,), "zeros", name="sum")
@@ -242,7 +235,7 @@ class KLDivergence(_FunctionMetric):
     """Kullback-Leibler divergence between `y_true` and `y_pred`."""
 
     def __init__(self, name="kl_divergence", dtype=None):
-        super().__init__(fn=kl_divergence, name=name, dtype=dtype)
+        super().__init__(kl_divergence, **init_args(locals()))
 
 
 @keras_export("keras.metrics.Poisson")
@@ -250,7 +243,7 @@ class Poisson(_FunctionMetric):
     """Poisson metric: `y_pred - y_true * log(y_pred)`."""
 
     def __init__(self, name="poisson", dtype=None):
-        super().__init__(fn=poisson, name=name, dtype=dtype)
+        super().__init__(poisson, **init_args(locals()))
 
 
 @keras_export("keras.metrics.BinaryCrossentropy")
@@ -261,11 +254,7 @@ class BinaryCrossentropy(_FunctionMetric):
 
     def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
                  label_smoothing=0):
-        super().__init__(binary_crossentropy, name, dtype=dtype, from_logits=from_logits,
-                         label_smoothing=label_smoothing)
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self._direction = "down"
+        super().__init__(binary_crossentropy, **init_args(locals()))
 
 
 @keras_export("keras.metrics.CategoricalCrossentropy")
@@ -276,12 +265,7 @@ class CategoricalCrossentropy(_FunctionMetric):
 
     def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
                  label_smoothing=0, axis=-1):
-        super().__init__(categorical_crossentropy, name, dtype=dtype, from_logits=from_logits,
-                         label_smoothing=label_smoothing, axis=axis)
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-        self.axis = axis
-        self._direction = "down"
+        super().__init__(categorical_crossentropy, **init_args(locals()))
 
 
 @keras_export("keras.metrics.SparseCategoricalCrossentropy")
@@ -292,12 +276,7 @@ class SparseCategoricalCrossentropy(_FunctionMetric):
 
     def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
                  ignore_class=None, axis=-1):
-        super().__init__(sparse_categorical_crossentropy, name=name, dtype=dtype,
-                         from_logits=from_logits, ignore_class=ignore_class, axis=axis)
-        self.from_logits = from_logits
-        self.ignore_class = ignore_class
-        self.axis = axis
-        self._direction = "down"
+        super().__init__(sparse_categorical_crossentropy, **init_args(locals()))
 
 
 # ----------------------------------------------------------------------------- hinge
@@ -308,8 +287,7 @@ class Hinge(_FunctionMetric):
     """Hinge metric; 0/1 labels are mapped to -1/1."""
 
     def __init__(self, name="hinge", dtype=None):
-        super().__init__(fn=hinge, name=name, dtype=dtype)
-        self._direction = "down"
+        super().__init__(hinge, **init_args(locals()))
 
 
 @keras_export("keras.metrics.SquaredHinge")
@@ -317,8 +295,7 @@ class SquaredHinge(_FunctionMetric):
     """Squared hinge metric; 0/1 labels are mapped to -1/1."""
 
     def __init__(self, name="squared_hinge", dtype=None):
-        super().__init__(fn=squared_hinge, name=name, dtype=dtype)
-        self._direction = "down"
+        super().__init__(squared_hinge, **init_args(locals()))
 
 
 @keras_export("keras.metrics.CategoricalHinge")
@@ -326,8 +303,7 @@ class CategoricalHinge(_FunctionMetric):
     """Categorical hinge metric."""
 
     def __init__(self, name="categorical_hinge", dtype=None):
-        super().__init__(fn=categorical_hinge, name=name, dtype=dtype)
-        self._direction = "down"
+        super().__init__(categorical_hinge, **init_args(locals()))
 
 
 # ----------------------------------------------------------------------------- correlation
@@ -338,11 +314,10 @@ class PearsonCorrelation(_FunctionMetric):
     """Mean of the per-sample Pearson correlation along `axis`."""
 
     _config_keys = ("axis",)
+    _direction = "up"
 
     def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
-        super().__init__(fn=pearson_correlation, name=name, dtype=dtype, axis=axis)
-        self.axis = axis
-        self._direction = "up"
+        super().__init__(pearson_correlation, **init_args(locals()))
 
 
 @keras_export("keras.metrics.ConcordanceCorrelation")
@@ -350,8 +325,7 @@ class ConcordanceCorrelation(_FunctionMetric):
     """Mean of the per-sample concordance correlation along `axis`."""
 
     _config_keys = ("axis",)
+    _direction = "up"
 
     def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
-        super().__init__(fn=concordance_correlation, name=name, dtype=dtype, axis=axis)
-        self.axis = axis
-        self._direction = "up"
+        super().__init__(concordance_correlation, **init_args(locals()))
