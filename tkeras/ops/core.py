@@ -227,9 +227,8 @@ def switch(index, branches, *operands):
     return _switch(index, branches, operands)
 
 
-@_export
-@keras_op("core", tensors=("loop_vars",), export=False)
-def while_loop(cond, body, loop_vars, maximum_iterations=None):
+@keras_op("core", class_name="WhileLoop", export=False)
+def _while_loop(loop_vars, cond, body, maximum_iterations=None):
     is_tuple = isinstance(loop_vars, (list, tuple))
     loop_vars = tuple(loop_vars) if is_tuple else (loop_vars,)
     loop_vars = _pack_as(loop_vars, [_to_tensor(v) for v in flatten(loop_vars)])
@@ -242,16 +241,25 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 
 
 @_export
-@keras_op("core", tensors=("init_val",), export=False)
-def fori_loop(lower, upper, body_fun, init_val):
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    return _while_loop(loop_vars, cond, body, maximum_iterations=maximum_iterations)
+
+
+@keras_op("core", class_name="ForiLoop", export=False)
+def _fori_loop(init_val, lower, upper, body_fun):
     val = init_val
     for i in range(lower, upper):
         val = body_fun(i, val)
     return val
 
 
-while_loop.operation_class.get_config = _unserializable
-fori_loop.operation_class.get_config = _unserializable
+@_export
+def fori_loop(lower, upper, body_fun, init_val):
+    return _fori_loop(init_val, lower, upper, body_fun)
+
+
+_while_loop.operation_class.get_config = _unserializable
+_fori_loop.operation_class.get_config = _unserializable
 
 
 @_export
