@@ -546,8 +546,10 @@ def moments(x, axes, keepdims=False, synchronized=False):
     return mean, variance
 
 
-@keras_op("nn", tensors=("x", "mean", "variance", "offset", "scale"), class_name="BatchNorm")
-def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+@keras_op("nn", tensors=("x", "mean", "variance", "offset", "scale"), class_name="BatchNorm",
+          export=False)
+def _batch_normalization(x, mean, variance, offset=None, scale=None, *, axis, epsilon=1e-3):
+    """(Its node's call takes the tensors first, as Keras's `BatchNorm.call`.)"""
     x, mean, variance = to_tensor(x), to_tensor(mean), to_tensor(variance)
     shape = [1] * x.ndim
     shape[axis] = mean.shape[0]
@@ -558,6 +560,11 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     if offset is not None:
         outputs = outputs + to_tensor(offset).reshape(shape)
     return outputs
+
+
+@keras_export("keras.ops.batch_normalization", "keras.ops.nn.batch_normalization")
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    return _batch_normalization(x, mean, variance, offset, scale, axis=axis, epsilon=epsilon)
 
 
 def _is_trailing(axes, ndim):
