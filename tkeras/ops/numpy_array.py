@@ -217,7 +217,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     """`num` evenly spaced values from `start` to `stop` (floatx unless `dtype` is given).
     As on Keras's torch backend, `axis` must be 0."""
     if axis != 0:
-        raise ValueError(f"torch.linspace does not support an `axis` argument. Received axis={axis}")
+        raise ValueError(f"torch.linspace does not support an `axis` argument. "
+                         f"Received axis={axis}")
     dtype = _space_dtype(start, stop, dtype)
     step = torch.tensor(math.nan)
     if endpoint:
@@ -239,7 +240,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
     """`base ** linspace(start, stop)`; `axis` must be 0 as on Keras's torch backend."""
     if axis != 0:
-        raise ValueError(f"torch.logspace does not support an `axis` argument. Received axis={axis}")
+        raise ValueError(f"torch.logspace does not support an `axis` argument. "
+                         f"Received axis={axis}")
     dtype = _space_dtype(start, stop, dtype)
     if endpoint is False:
         stop = stop - ((stop - start) / num)
@@ -433,7 +435,7 @@ def repeat(x, repeats, axis=None):
         expanded[axis + 1] = repeats
         shape[axis] *= repeats
         return x.unsqueeze(axis + 1).expand(expanded).reshape(shape)
-    if not (isinstance(repeats, (list, tuple)) and axis is not None):
+    if not isinstance(repeats, int):
         repeats = to_tensor(repeats, "int32")
     return torch.repeat_interleave(x, repeats, dim=axis)
 
@@ -633,6 +635,14 @@ def get_item(x, key):
     return to_tensor(x)[key]
 
 
+def _get_item_call(self, x, key):
+    # a key read back from a saved config is a list: a node indexes with it as a tuple (Keras)
+    return get_item(x, tuple(key) if isinstance(key, list) else key)
+
+
+get_item.operation_class.call = _get_item_call
+
+
 def _fill_negative(indices, size):
     indices = to_tensor(indices).long()
     return torch.where(indices < 0, indices + size, indices)
@@ -701,7 +711,7 @@ def unravel_index(indices, shape):
     return tuple(_cast(i, dtype) for i in torch.unravel_index(indices, tuple(shape)))
 
 
-# ----------------------------------------------------------------------------- searching and sorting
+# ------------------------------------------------------------------------- searching and sorting
 @keras_op("numpy")
 def sort(x, axis=-1):
     x = to_tensor(x)
@@ -1088,7 +1098,7 @@ def vectorize(pyfunc, *, excluded=None, signature=None):
     return wrapped
 
 
-# ----------------------------------------------------------------------------- data-dependent shapes
+# ------------------------------------------------------------------------- data-dependent shapes
 def _unknown(spec, dims):
     """`spec` with the given dimensions unknown (data-dependent output lengths)."""
     shape = list(spec.shape)
