@@ -6,14 +6,38 @@ import numpy as np
 
 
 def _format_shape(layer):
+    """As Keras: the output shapes of the layer's last call in a graph; for a layer built by an
+    eager call (sub-layers of a subclassed model), its `output_shape` or `compute_output_shape`
+    of the shapes it was built with ("?" when it has none)."""
     try:
         outputs = layer._inbound_nodes[-1].outputs if layer._inbound_nodes else None
     except AttributeError:
         outputs = None
-    if not outputs:
+    if outputs:
+        shapes = [str(tuple(t.shape)).replace(",)", ")") for t in outputs]
+        return shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+    build_shapes = getattr(layer, "_build_shapes", None)
+    if not build_shapes:
         return "?"
-    shapes = [str(tuple(t.shape)).replace(",)", ")") for t in outputs]
-    return shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+    try:
+        try:
+            shapes = layer.output_shape
+        except AttributeError:
+            if "input_shape" in build_shapes:  # positional: the argument's name varies
+                shapes = layer.compute_output_shape(build_shapes["input_shape"])
+            else:
+                shapes = layer.compute_output_shape(**build_shapes["shapes_dict"])
+    except (NotImplementedError, TypeError, ValueError):  # a summary never fails on it
+        return "?"
+    return _shape_text(shapes)
+
+
+def _shape_text(shapes):
+    """`(None, 8)` for a shape; nested lists/tuples of shapes keep their brackets."""
+    if isinstance(shapes, (tuple, list)) and all(d is None or isinstance(d, int) for d in shapes):
+        return "(" + ", ".join(str(d) for d in shapes) + ")"
+    parts = ", ".join(_shape_text(s) for s in shapes)
+    return f"[{parts}]" if isinstance(shapes, list) else f"({parts})"
 
 
 def _count(weights):
