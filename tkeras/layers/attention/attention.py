@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from tkeras.core.registry import keras_export
+from tkeras.layers.attention.projected_attention import causal_mask
 from tkeras.layers.layer import Layer
 
 
@@ -70,7 +71,7 @@ class Attention(Layer):
                 v_mask = v_mask.unsqueeze(-2)
         if not use_causal_mask:
             return v_mask
-        causal = torch.ones(1, q_len, v_len, dtype=torch.bool, device=device).tril()
+        causal = causal_mask(q_len, v_len, device)
         return causal if v_mask is None else v_mask & causal
 
     def call(self, inputs, mask=None, training=False, return_attention_scores=False,
