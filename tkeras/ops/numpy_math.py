@@ -17,6 +17,7 @@ import torch
 from tkeras.core import config
 from tkeras.core.registry import keras_export
 from tkeras.ops import dtypes
+from tkeras.layers.layer import _is_symbolic
 from tkeras.ops.operation import keras_op
 
 _INT_NO_UINT = ("int8", "int16", "int32", "uint8", "uint16", "uint32")
@@ -688,8 +689,6 @@ def nansum(x, axis=None, keepdims=False):
     dtype = _reduction_sum_dtype(_dtype(x))
     if _empty_axis(axis):
         return _cast(torch.nan_to_num(x, nan=0), dtype)
-    if axis is None:
-        return _cast(torch.nansum(x), dtype)
     return _cast(torch.nansum(x, dim=_dim(axis), keepdim=keepdims), dtype)
 
 
@@ -723,10 +722,7 @@ def nanmean(x, axis=None, keepdims=False):
     return torch.nanmean(_cast(x, dtype), dim=_dim(axis), keepdim=keepdims)
 
 
-@keras_op("numpy", tensors=("x", "weights"))
-def average(x, axis=None, weights=None):
-    """Weighted average over `axis` (NumPy semantics: 1-D `weights` lie along `axis`), in
-    `result_type(x, weights, float)`."""
+def _average(x, axis=None, weights=None):
     x = _tensor(x)
     dtype_args = [x.dtype, float]
     if weights is not None:
@@ -744,10 +740,24 @@ def average(x, axis=None, weights=None):
         shape[_canonical(axis, x.ndim)] = -1
         weights = weights.reshape(shape)
     weights = torch.broadcast_to(weights, x.shape)
-    dim = None if axis is None else _dim(_axes(axis))
-    if dim is None:
+    if axis is None:
         return torch.sum(x * weights) / torch.sum(weights)
+    dim = _dim(_axes(axis))
     return torch.sum(x * weights, dim=dim) / torch.sum(weights, dim=dim)
+
+
+# Keras records `weights` as a keyword argument of the node: build the node by hand.
+_Average = keras_op("numpy", tensors=("x", "weights"), class_name="Average",
+                    export=False)(_average).operation_class
+
+
+@keras_export("keras.ops.average", "keras.ops.numpy.average")
+def average(x, axis=None, weights=None):
+    """Weighted average over `axis` (NumPy semantics: 1-D `weights` lie along `axis`), in
+    `result_type(x, weights, float)`."""
+    if _is_symbolic((x, weights), {}):
+        return _Average(axis=axis)(x, weights=weights)
+    return _average(x, axis=axis, weights=weights)
 
 
 def _var(x, axis, keepdims):
@@ -909,10 +919,12 @@ def nanmin(x, axis=None, keepdims=False):
 
 @keras_op("numpy")
 def ptp(x, axis=None, keepdims=False):
-    """Range (`max - min`) over `axis`."""
+    """Range (`max - min`) over `axis`; bool inputs raise (as in NumPy and Keras)."""
     x = _tensor(x)
+    if x.dtype == torch.bool:
+        raise TypeError("ptp does not support bool inputs (max - min of booleans).")
     if _empty_axis(axis):
-        return torch.zeros_like(x)
+        return x - x  # NumPy: zeros, NaN where x is NaN or infinite
     return amax(x, axis=axis, keepdims=keepdims) - amin(x, axis=axis, keepdims=keepdims)
 
 
