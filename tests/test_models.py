@@ -105,8 +105,10 @@ def test_sequential_matches_keras(ref):
     assert [w.shape for w in seq.weights] == [tuple(ref[f"seq/w{i}"].shape) for i in range(4)]
     _load_weights("seq", seq, ref)
     _compare_outputs("seq", seq(X4), ref)
-    lines = []
-    seq.summary(print_fn=lines.append)
+    text = []
+    seq.summary(print_fn=text.append)
+    assert len(text) == len(ref["seq/summary"]) == 1  # Keras calls print_fn once
+    lines = text[0].rstrip("\n").split("\n")
     keras_lines = "".join(ref["seq/summary"]).rstrip("\n").split("\n")
     assert len(lines) == len(keras_lines)
     assert lines[:4] == keras_lines[:4]  # title and header box

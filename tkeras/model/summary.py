@@ -131,8 +131,10 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         o_count = _count(optimizer.variables)
         o_bytes = sum(np.prod(v.shape) * v.element_size() for v in optimizer.variables)
         lines.append(f" Optimizer params: {o_count:,} ({_readable(o_bytes)})")
-    for line in lines:
-        print_fn(line)
+    if print_fn is print:
+        print("\n".join(lines))
+    else:  # as Keras: one call with the whole table, ending in a newline
+        print_fn("\n".join(lines) + "\n")
 
 
 def _readable(num_bytes):
