@@ -12,6 +12,7 @@ from tkeras.ops import linalg  # noqa: F401
 from tkeras.ops import nn  # noqa: F401
 from tkeras.ops import numpy  # noqa: F401
 from tkeras.ops.core import *  # noqa: F401,F403
+from tkeras.ops.einops import *  # noqa: F401,F403
 from tkeras.ops.linalg import *  # noqa: F401,F403
 from tkeras.ops.math import *  # noqa: F401,F403
 from tkeras.ops.nn import *  # noqa: F401,F403

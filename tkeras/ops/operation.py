@@ -35,6 +35,7 @@ class Operation(Layer):
     _keras_module = "keras.src.ops"
     _tensor_params = ()
     _config_params = ()
+    _var_positional = None
 
     def __init__(self, *, name=None, **config):
         super().__init__(name=name)
@@ -50,7 +51,14 @@ class Operation(Layer):
         return self.call(*args, **kwargs)
 
     def call(self, *args, **kwargs):
-        return self._op_fn(*args, **kwargs, **self._op_config)
+        # Tensor operands bind by parameter name: they need not come first in the signature.
+        named, spread = dict(self._op_config), ()
+        for i, param in enumerate(self._tensor_params[:len(args)]):
+            if param == self._var_positional:  # `*operands`: every argument from here on
+                spread = args[i:]
+                break
+            named[param] = args[i]
+        return self._op_fn(*spread, **named, **kwargs)
 
     def compute_output_spec(self, *args, **kwargs):
         from tkeras.model.keras_tensor import spec_call
@@ -88,6 +96,8 @@ def keras_op(module, tensors=None, class_name=None, export=True):
             "__module__": f"tkeras.ops.{module}",
             "_tensor_params": tensor_params,
             "_config_params": config_params,
+            "_var_positional": next((p.name for p in signature.parameters.values()
+                                     if p.kind is p.VAR_POSITIONAL), None),
             "_op_fn": staticmethod(fn),
             "_keras_registered_name": name,
         })
@@ -101,7 +111,12 @@ def keras_op(module, tensors=None, class_name=None, export=True):
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             config = {k: bound.arguments[k] for k in config_params}
-            operands = [bound.arguments[k] for k in tensor_params]
+            operands = []
+            for k in tensor_params:
+                if k == cls._var_positional:
+                    operands.extend(bound.arguments[k])
+                else:
+                    operands.append(bound.arguments[k])
             return cls(**config)(*operands)
 
         op.operation_class = cls
