@@ -84,8 +84,8 @@ REDUCTIONS = ["sum", "mean", "prod", "std", "var", "max", "min", "amax", "amin",
               "nanvar", "nanmedian"]
 REDUCTION_INPUTS = ["@f3", "@i3", "@b3", "@fnan3", "@f3:float16", "@i3:int8", "@i3:uint8",
                     "@f3:float64", "@i3:int64"]
-AXES = [{}, {"axis": 0}, {"axis": -1}, {"axis": [0, 2]}, {"axis": (0, 2)}, {"axis": 1, "keepdims": True},
-        {"keepdims": True}, {"axis": []}]
+AXES = [{}, {"axis": 0}, {"axis": -1}, {"axis": [0, 2]}, {"axis": (0, 2)},
+        {"axis": 1, "keepdims": True}, {"keepdims": True}, {"axis": []}]
 
 
 def _cases():

@@ -415,7 +415,7 @@ def nextafter(x1, x2):
 
     Computed in the result dtype (NumPy's semantics); Keras's torch backend steps in float64
     and rounds back, which returns `x1` unchanged for float32."""
-    (x1, x2), dtype = _float_result(x1, x2)
+    (x1, x2), _ = _float_result(x1, x2)
     return torch.nextafter(x1, x2)
 
 
