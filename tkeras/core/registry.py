@@ -211,9 +211,10 @@ def serialize_keras_object(obj):
     if obj is Ellipsis:
         return {"class_name": "__ellipsis__", "config": {}}
     if isinstance(obj, (np.ndarray,)) or _is_tensor(obj):
+        # Keras writes torch tensors as `__tensor__`, NumPy arrays as `__numpy__`.
         arr = np.asarray(obj.detach().cpu().numpy() if _is_tensor(obj) else obj)
         return {
-            "class_name": "__numpy__",
+            "class_name": "__tensor__" if _is_tensor(obj) else "__numpy__",
             "config": {"value": arr.tolist(), "dtype": str(arr.dtype)},
         }
     if isinstance(obj, np.generic):
@@ -389,8 +390,12 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
     if class_name == "__slice__":
         return slice(*(deserialize_keras_object(inner.get(k), custom_objects, safe_mode)
                        for k in ("start", "stop", "step")))
-    if class_name in ("__numpy__", "__tensor__"):
+    if class_name == "__numpy__":
         return np.array(inner["value"], dtype=inner.get("dtype"))
+    if class_name == "__tensor__":
+        import torch
+
+        return torch.from_numpy(np.array(inner["value"], dtype=inner.get("dtype")))
     if class_name == "__lambda__":
         if safe_mode:
             raise UnsafeConfigError(

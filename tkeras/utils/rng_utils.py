@@ -27,6 +27,9 @@ def set_random_seed(seed):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    from tkeras import random as keras_random
+
+    keras_random.reset_global_seed_generator()  # unseeded keras.random draws restart, as Keras
 
 
 def enable_deterministic_ops(warn_only=False):
