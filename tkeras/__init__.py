@@ -13,14 +13,17 @@ from tkeras.model.model import Model  # noqa: E402
 from tkeras.model.functional import Functional  # noqa: E402
 from tkeras.model.sequential import Sequential  # noqa: E402
 from tkeras import activations  # noqa: E402
+from tkeras import backend  # noqa: E402
 from tkeras import callbacks  # noqa: E402
 from tkeras import config  # noqa: E402
 from tkeras import constraints  # noqa: E402
 from tkeras import distribution  # noqa: E402
+from tkeras import dtype_policies  # noqa: E402
 from tkeras import initializers  # noqa: E402
 from tkeras import layers  # noqa: E402
 from tkeras import losses  # noqa: E402
 from tkeras import metrics  # noqa: E402
+from tkeras import mixed_precision  # noqa: E402
 from tkeras import models  # noqa: E402
 from tkeras import ops  # noqa: E402
 from tkeras import optimizers  # noqa: E402
@@ -28,6 +31,7 @@ from tkeras import quantizers  # noqa: E402
 from tkeras import random  # noqa: E402
 from tkeras import regularizers  # noqa: E402
 from tkeras import saving  # noqa: E402
+from tkeras import tree  # noqa: E402
 from tkeras import utils  # noqa: E402
 
 
