@@ -31,7 +31,8 @@ def evaluate_cases(ops, cases, tensors, standardize_dtype, extra=None):
     results = {}
     for cid, expr, grad in cases:
         names = [n for n in compile(expr, cid, "eval").co_names if n in tensors]
-        env = dict(tensors)
+        # fresh copies: Keras's torch affine_transform writes into its `transform` argument
+        env = {n: tensors[n].clone() for n in names}
         if grad:
             for n in names:
                 if env[n].is_floating_point():
@@ -42,7 +43,8 @@ def evaluate_cases(ops, cases, tensors, standardize_dtype, extra=None):
         except Exception as e:  # recorded: both sides must refuse alike
             results[cid + "|error"] = type(e).__name__
             continue
-        leaves = _leaves(out)
+        leaves = [leaf if isinstance(leaf, torch.Tensor) else torch.as_tensor(leaf)
+                  for leaf in _leaves(out)]
         for i, leaf in enumerate(leaves):
             results[f"{cid}|{i}"] = leaf.detach().cpu().numpy()
             results[f"{cid}|{i}|dtype"] = standardize_dtype(leaf.dtype)
@@ -138,8 +140,10 @@ def assert_spec(cid, ours, ref):
 
 
 def normalized_config(config):
-    """A functional config with layer and tensor names replaced by their order of appearance
-    (auto-generated names depend on what else each process has created)."""
+    """A functional config without the model's name and with layer and tensor names replaced
+    by their order of appearance (auto-generated names depend on what else each process has
+    created)."""
+    config = {k: v for k, v in config.items() if k != "name"}  # the model's auto name
     names = {}
 
     def rename(name):

@@ -16,6 +16,9 @@ from ops_parity import keras_reference
 from ops_parity import normalized_config
 from ops_parity import tkeras_results
 
+# The deprecated `rms_scaling=True` case warns on both sides, as Keras does.
+pytestmark = pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")
+
 rng = np.random.default_rng(7)
 
 

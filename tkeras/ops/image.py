@@ -151,6 +151,17 @@ def perspective_transform(images, start_points, end_points, interpolation="bilin
                     interpolation, fill_value, _config.standardize_data_format(data_format))
 
 
+def _perspective_spec(self, images, start_points, end_points):
+    """Shape-only spec: the homography of the zero points used to infer specs is singular."""
+    from tkeras.model.keras_tensor import KerasTensor
+
+    _check_rank(images)
+    return KerasTensor(images.shape, dtype=images.dtype)
+
+
+perspective_transform.operation_class.compute_output_spec = _perspective_spec
+
+
 def _nearest_nodes(coordinate):
     if coordinate.is_floating_point():
         coordinate = torch.round(coordinate)
@@ -315,6 +326,19 @@ def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid"
     patches = nn.conv(images, kernel, strides=strides or size, padding=padding,
                       data_format=data_format, dilation_rate=dilation_rate)
     return patches.squeeze(0) if unbatched else patches
+
+
+def _extract_patches_config(self):
+    """Keras's `ExtractPatches.get_config`: normalized `size`/`strides`/`data_format`, and no
+    `name`."""
+    config = self._op_config
+    size = (config["size"],) * 2 if isinstance(config["size"], int) else config["size"]
+    return {"size": size, "strides": size if config["strides"] is None else config["strides"],
+            "dilation_rate": config["dilation_rate"], "padding": config["padding"],
+            "data_format": _config.standardize_data_format(config["data_format"])}
+
+
+extract_patches.operation_class.get_config = _extract_patches_config
 
 
 @keras_export("keras.ops.image.extract_patches_3d")
