@@ -10,6 +10,7 @@ weights HDF5 tree (links, storage, shapes), then the model is built, compiled an
 weights member is read in place through a window on the archive (no copy, no extraction).
 """
 
+import contextlib
 import datetime
 import io
 import json
@@ -268,13 +269,16 @@ def _strip_compile_configs(config):
     return top
 
 
-def build_model(config, custom_objects, safe_mode, source):
-    with registry.SafeModeScope(safe_mode):
+def build_model(config, custom_objects, safe_mode, source, max_bytes=None):
+    """The model of `config`; with `max_bytes`, creating more tensor bytes is refused."""
+    budget = (safety.allocation_budget(max_bytes, source) if max_bytes is not None
+              else contextlib.nullcontext())
+    with registry.SafeModeScope(safe_mode), budget:
         try:
             model = registry.deserialize_keras_object(config, custom_objects=custom_objects,
                                                       safe_mode=safe_mode,
                                                       printable_module_name="models")
-        except (KeyError, IndexError, AttributeError) as e:
+        except (KeyError, IndexError, AttributeError, StopIteration) as e:
             raise safety.FileFormatError(f"{source}: invalid model config ({type(e).__name__}: "
                                          f"{e}).") from e
     from tkeras.layers.layer import Layer
@@ -334,7 +338,8 @@ def load_keras_fileobj(fileobj, source, custom_objects=None, compile=True, safe_
             index = weights_h5.H5Index(h5, raw=member)
             asset_names = sorted(n for n in names if n.startswith(ASSETS + "/")
                                  and not n.endswith("/"))
-            model = build_model(config, custom_objects, safe_mode, source)
+            model = build_model(config, custom_objects, safe_mode, source,
+                                safety.build_budget(index.datasets.values()))
             restore_compile(model, compile_config, custom_objects)
             weights_h5.load_from_h5(model, h5, f"{source}:{WEIGHTS}", index=index)
             if asset_names:
@@ -379,7 +384,8 @@ def load_keras_dir(dirpath, custom_objects=None, compile=True, safe_mode=True):
                                                  "is a symbolic link.")
     with open_h5(weights_path, weights_path) as h5, open(weights_path, "rb") as raw:
         index = weights_h5.H5Index(h5, raw=raw)  # checks the whole file before building
-        model = build_model(config, custom_objects, safe_mode, source)
+        model = build_model(config, custom_objects, safe_mode, source,
+                            safety.build_budget(index.datasets.values()))
         restore_compile(model, compile_config, custom_objects)
         weights_h5.load_from_h5(model, h5, weights_path, index=index)
     if os.path.isdir(assets_root):

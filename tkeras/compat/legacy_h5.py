@@ -335,8 +335,9 @@ def load_model_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
                 safety.check_config(train, custom_objects, safe_mode,
                                     where=f"{source}@training_config")
         keras_zip._strip_compile_configs(config)
+        datasets = [ds for _, ds in safety.walk_h5(safety.h5_get(f, "model_weights"))]
         model = keras_zip.build_model(_legacy_top_level(config), custom_objects, safe_mode,
-                                      source)
+                                      source, safety.build_budget(datasets))
         load_weights_from_group(model, safety.h5_get(f, "model_weights"), source)
         if train is not None:
             _compile_and_restore_optimizer(model, f, train, custom_objects, source)

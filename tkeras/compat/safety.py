@@ -8,6 +8,7 @@ decompression/shape bombs. Every refusal is an `UnsafeFileError` (a `ValueError`
 member, dataset or layer at fault, raised before any object is created.
 """
 
+import contextlib
 import json
 import math
 import weakref
@@ -28,6 +29,10 @@ H5_BOMB_FLOOR_BYTES = 64 << 20
 MAX_H5_DEPTH = 64
 MAX_JSON_DEPTH = 500
 MAX_H5_HEAP_OBJECTS = 1_000_000  # global heap object headers checked per file
+# Building a model from a file's config may create at most this many bytes of tensors per byte
+# of weights the file declares, plus the floor (initializer temporaries, dtype widening).
+MAX_BUILD_EXPANSION = 4
+BUILD_FLOOR_BYTES = 256 << 20
 
 # HDF5 filters a weights file may use: deflate, shuffle, fletcher32, szip, lzf. Anything else
 # would make libhdf5 search for a filter plugin.
@@ -146,6 +151,8 @@ def _check_node(node, custom_objects, safe_mode, where, layer):
     layer = _layer_label(node, layer)
     if "class_name" in node and "config" in node:
         _check_object(node, custom_objects, safe_mode, where, layer)
+    if "inbound_nodes" in node:
+        _check_inbound_nodes(node["inbound_nodes"], f"{where}.inbound_nodes", layer)
     for key, value in node.items():
         if key in _PATH_KEYS and isinstance(value, str) and _looks_like_path(value):
             raise UnsafeFileError(
@@ -154,6 +161,39 @@ def _check_node(node, custom_objects, safe_mode, where, layer):
                 "it to the layer in code."
             )
         _check_node(value, custom_objects, safe_mode, f"{where}.{key}", layer)
+
+
+def _check_inbound_nodes(nodes, where, layer):
+    """A functional layer entry's calls: Keras 3 `{"args": [...], "kwargs": {...}}` dicts or
+    tf.keras 2 `[[layer_name, node_index, tensor_index, kwargs?], ...]` lists, each calling the
+    layer on at least one input (a call without inputs cannot be rebuilt)."""
+
+    def refuse(i, reason):
+        raise FileFormatError(f"{where}[{i}]{_in(layer)}: {reason}; the config is corrupted.")
+
+    if not isinstance(nodes, list):
+        raise FileFormatError(f"{where}{_in(layer)}: inbound nodes must be a list, got "
+                              f"{type(nodes).__name__}; the config is corrupted.")
+    for i, node in enumerate(nodes):
+        if isinstance(node, dict):
+            if not isinstance(node.get("args"), list):
+                refuse(i, "the call has no 'args' list")
+            kwargs = node.get("kwargs", {})
+            if not isinstance(kwargs, dict):
+                refuse(i, "the call's 'kwargs' is not an object")
+            if not node["args"] and not kwargs:
+                refuse(i, "the call has no inputs")
+        elif isinstance(node, list):
+            if not node:
+                refuse(i, "the call has no inputs")
+            for entry in node:
+                if not (isinstance(entry, list) and len(entry) >= 3
+                        and isinstance(entry[0], str)
+                        and all(isinstance(v, int) and not isinstance(v, bool)
+                                for v in entry[1:3])):
+                    refuse(i, f"input {entry!r} is not [layer_name, node_index, tensor_index]")
+        else:
+            refuse(i, f"a call must be an object or a list, got {type(node).__name__}")
 
 
 def _in(layer):
@@ -258,6 +298,63 @@ def _function_exists(name, custom_objects):
         obj = registry.get_builtin(family, name)
         if obj is not None:
             return obj
+    return None
+
+
+
+# ----------------------------------------------------------------------------- model build
+
+
+def build_budget(datasets):
+    """Bytes of tensors that building the model of a file holding `datasets` may create."""
+    declared = 0
+    for ds in datasets:
+        declared += math.prod(ds.shape or ()) * ds.dtype.itemsize
+    return MAX_BUILD_EXPANSION * declared + BUILD_FLOOR_BYTES
+
+
+@contextlib.contextmanager
+def allocation_budget(limit, what):
+    """Refuse (`UnsafeFileError`) any tensor creation that takes the total created inside the
+    block over `limit` bytes, before it is allocated.
+
+    A config is a few bytes whatever the size of the model it describes (`units: 10**9`); the
+    model's weights must then be in the file, so building is bounded by what the file holds.
+    Counts every ATen factory call (`empty`, `zeros`, `full`, `rand*`, `new_*`, ...).
+    """
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Budget(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.used = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            size = _factory_size(func, args, kwargs)
+            if size is not None:
+                dtype = kwargs.get("dtype") or torch.get_default_dtype()
+                self.used += math.prod(size) * dtype.itemsize
+                if self.used > limit:
+                    raise UnsafeFileError(
+                        f"Not allowed: {what} describes a model whose tensors take more than "
+                        f"{limit} bytes, far more than the weights the file holds (a tensor of "
+                        f"shape {tuple(size)} was requested); refused before allocating it.")
+            return func(*args, **kwargs)
+
+    with Budget():
+        yield
+
+
+def _factory_size(func, args, kwargs):
+    """The `size` argument of an ATen factory op, else None."""
+    for i, argument in enumerate(func._schema.arguments):
+        if argument.name == "size" and not argument.kwarg_only:
+            value = args[i] if i < len(args) else kwargs.get("size")
+            if isinstance(value, (list, tuple)):
+                return [int(v) for v in value]
+            return None
     return None
 
 
@@ -388,7 +485,8 @@ def read_attr(obj, name, path):
     """An HDF5 attribute (size-limited); `None` if absent. Bytes are decoded.
 
     Variable-length strings live in the file's global heap; before the first one is read,
-    `check_global_heaps` verifies that libhdf5 can parse every heap collection of the file.
+    `check_global_heaps` verifies that libhdf5 can parse every heap collection of the file, and
+    before each one `check_vlen_lengths` bounds the string lengths the attribute declares.
     """
     try:
         if name not in obj.attrs:
@@ -401,6 +499,7 @@ def read_attr(obj, name, path):
                                   "strings only.")
         if datatype.get_class() == 3 and datatype.is_variable_str():
             check_global_heaps(obj.file, f"attribute '{path}@{name}'")
+            check_vlen_lengths(obj, name, f"attribute '{path}@{name}'")
         try:
             size = attr_id.get_storage_size()
         except RuntimeError:  # an empty attribute has no storage
@@ -447,23 +546,35 @@ def check_global_heaps(h5file, what):
     fid = h5file.id
     if _H5_HEAPS_OK.get(fid):
         return
-    raw, source = _H5_SOURCES.get(fid, (None, None))
+    with _h5_bytes(h5file) as (f, source):
+        _check_heaps_in(f, _h5_sizes(h5file, source)[1], source, what)
+    _H5_HEAPS_OK[fid] = True
+
+
+@contextlib.contextmanager
+def _h5_bytes(h5file):
+    """`(binary file, source name)`: the bytes `h5file` was opened from, position restored."""
+    raw, source = _H5_SOURCES.get(h5file.id, (None, None))
     if raw is None:
         raw = source = h5file.filename  # opened outside tkeras's loaders: by name only
-    try:
-        length_size = fid.get_create_plist().get_sizes()[1]
-    except (OSError, RuntimeError, ValueError) as e:
-        raise FileFormatError(f"{source}: cannot read the HDF5 superblock: {e}") from e
     if isinstance(raw, (str, bytes)) or hasattr(raw, "__fspath__"):
         with open(raw, "rb") as f:
-            _check_heaps_in(f, length_size, source, what)
-    else:
-        position = raw.tell()
-        try:
-            _check_heaps_in(raw, length_size, source, what)
-        finally:
-            raw.seek(position)
-    _H5_HEAPS_OK[fid] = True
+            yield f, source
+        return
+    position = raw.tell()
+    try:
+        yield raw, source
+    finally:
+        raw.seek(position)
+
+
+def _h5_sizes(h5file, source):
+    """`(sizeof_addr, sizeof_size, base address)` from the file's superblock."""
+    try:
+        plist = h5file.id.get_create_plist()
+        return (*plist.get_sizes(), plist.get_userblock())
+    except (OSError, RuntimeError, ValueError) as e:
+        raise FileFormatError(f"{source}: cannot read the HDF5 superblock: {e}") from e
 
 
 def _read_at(f, offset, n):
@@ -527,6 +638,188 @@ def _check_collection(f, offset, file_size, length_size, source, what, budget):
             raise UnsafeFileError(f"Not allowed: {source} holds a {object_size}-byte "
                                   f"variable-length value (limit {MAX_ATTR_BYTES}).")
         p += need
+
+
+# ----------------------------------------------------------------------------- HDF5 vlen lengths
+#
+# On disk, each variable-length string of an attribute is `(length: uint32, heap id)`. libhdf5
+# (up to at least 2.0, H5T__conv_vlen) allocates and zero-fills a buffer of the declared length
+# before it looks the string up in the global heap, so one corrupted length makes a 20 KB file
+# allocate and touch up to 4 GiB (a vlen of a larger base type, refused by `read_attr`,
+# multiplies that by its element size). The lengths are read here from the attribute's message
+# in its object header and refused when a string could not fit in the file or the attribute's
+# strings go over `MAX_ATTR_BYTES`, before libhdf5 converts anything.
+
+_MAX_HEADER_CHUNKS = 10_000
+_MSG_ATTRIBUTE, _MSG_CONTINUATION = 0x0C, 0x10
+
+
+def check_vlen_lengths(obj, name, what):
+    """Refuse the variable-length string attribute `name` of `obj` if its lengths are unsafe.
+
+    `what` names the attribute in error messages. The attribute must be a message of the
+    object header, where HDF5 keeps the attributes of every Keras file; one kept elsewhere
+    (dense or shared attribute storage) is refused, since its lengths cannot be checked.
+    """
+    h5file = obj.file
+    with _h5_bytes(h5file) as (f, source):
+        sizes = _h5_sizes(h5file, source)
+        try:
+            address = _h5().h5o.get_info(obj.id).addr
+        except (OSError, RuntimeError, ValueError, TypeError) as e:
+            raise FileFormatError(f"{source}: cannot locate the object header of {what}: "
+                                  f"{e}") from e
+        file_size = f.seek(0, 2)
+        header = _ObjectHeader(f, sizes, file_size, f"{source}: cannot read {what}")
+        lengths = header.vlen_lengths(address, name.encode("utf-8"))
+    limit = min(MAX_ATTR_BYTES, file_size)
+    for length in lengths:
+        if length > limit:
+            raise UnsafeFileError(
+                f"Not allowed: {source}: {what} declares a {length}-byte string in a "
+                f"{file_size}-byte file (limit {limit}): a corrupted length, which libhdf5 "
+                "would allocate before reading the string.")
+    if sum(lengths) > MAX_ATTR_BYTES:
+        raise UnsafeFileError(f"Not allowed: {source}: {what} declares {sum(lengths)} bytes of "
+                              f"strings (limit {MAX_ATTR_BYTES}).")
+
+
+class _ObjectHeader:
+    """Just enough of an HDF5 object header (versions 1 and 2) to read attribute messages."""
+
+    def __init__(self, f, sizes, file_size, context):
+        self.f = f
+        self.addr_size, self.length_size, self.base = sizes
+        self.file_size = file_size
+        self.context = context
+
+    def refuse(self, reason):
+        raise FileFormatError(f"{self.context}: {reason}.")
+
+    def read(self, offset, n):
+        if offset < 0 or n < 0 or self.base + offset + n > self.file_size:
+            self.refuse(f"the object header runs past the end of the file (address {offset})")
+        return _read_at(self.f, self.base + offset, n)
+
+    def messages(self, address):
+        """`(type, flags, body)` of every message in every chunk of the header at `address`."""
+        if self.read(address, 4) == b"OHDR":
+            prefix = self.read(address, 6)
+            flags = prefix[5]
+            if prefix[4] != 2:
+                self.refuse(f"object header version {prefix[4]}")
+            p = address + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+            width = 1 << (flags & 3)
+            chunks = [(p + width, _uint(self.read(p, width)))]
+            version, order = 2, bool(flags & 0x04)
+        else:
+            prefix = self.read(address, 16)
+            if prefix[0] != 1:
+                self.refuse(f"object header version {prefix[0]}")
+            chunks = [(address + 16, _uint(prefix[8:12]))]
+            version, order = 1, False
+        found, seen = [], set()
+        while chunks:
+            start, size = chunks.pop()
+            if start in seen or len(seen) >= _MAX_HEADER_CHUNKS:
+                self.refuse("its object header chunks form a cycle or are too many")
+            seen.add(start)
+            for kind, flags, body in self._chunk(self.read(start, size), version, order):
+                if kind == _MSG_CONTINUATION:
+                    offset = _uint(body[:self.addr_size])
+                    length = _uint(body[self.addr_size:self.addr_size + self.length_size])
+                    if version == 1:
+                        chunks.append((offset, length))
+                    elif length < 8 or self.read(offset, 4) != b"OCHK":
+                        self.refuse("a continuation chunk of its object header is corrupt")
+                    else:  # signature, messages, checksum
+                        chunks.append((offset + 4, length - 8))
+                found.append((kind, flags, body))
+        return found
+
+    def _chunk(self, chunk, version, order):
+        head = 8 if version == 1 else 6 if order else 4
+        p = 0
+        while p + head <= len(chunk):
+            if version == 1:
+                kind, size, flags = _uint(chunk[p:p + 2]), _uint(chunk[p + 2:p + 4]), chunk[p + 4]
+            else:
+                kind, size, flags = chunk[p], _uint(chunk[p + 1:p + 3]), chunk[p + 3]
+            if p + head + size > len(chunk):
+                self.refuse("a message runs past the end of its object header chunk")
+            yield kind, flags, chunk[p + head:p + head + size]
+            p += head + size
+
+    def vlen_lengths(self, address, name):
+        """The declared lengths of the strings of attribute `name` (bytes)."""
+        for kind, flags, body in self.messages(address):
+            if kind != _MSG_ATTRIBUTE or flags & 0x02:  # shared: the body is a reference
+                continue
+            lengths = self._attribute(lambda o, n, b=body: b[o:o + n], name, strict=True)
+            if lengths is not None:
+                return lengths
+        # Dense attribute storage (more than 8 attributes in a version 2 object header): the
+        # message is an object of a fractal heap. Every stored attribute message of that name
+        # is checked (a name shared by attributes of several objects makes this conservative).
+        found = []
+        for offset in _find_all(self.f, name + b"\0", self.file_size):
+            for skip in (8, 9):  # attribute message versions 1-2 and 3
+                lengths = self._attribute(
+                    lambda o, n, at=offset - skip: _read_at(self.f, at + o, n)
+                    if at + o >= 0 else b"", name, strict=False)
+                if lengths is not None:
+                    found.extend(lengths)
+                    break
+        if not found:
+            self.refuse("its attribute message was not found in the file (compressed or "
+                        "shared attribute storage), so its string lengths cannot be checked")
+        return found
+
+    def _attribute(self, read, name, strict):
+        """String lengths of the attribute message read by `read(offset, n)` if it is `name`."""
+        head = read(0, 9)
+        if len(head) < 9 or head[0] not in (1, 2, 3):
+            return None
+        version, flags = head[0], head[1]
+        name_size, type_size, space_size = (_uint(head[i:i + 2]) for i in (2, 4, 6))
+        pad = (lambda n: (n + 7) // 8 * 8) if version == 1 else (lambda n: n)
+        p = 9 if version == 3 else 8
+        if name_size != len(name) + 1 or read(p, name_size) != name + b"\0":
+            return None
+        if version > 1 and flags & 0x02:
+            if strict:
+                self.refuse("its dataspace is a shared message")
+            return None
+        p += pad(name_size) + pad(type_size)
+        count = self._element_count(read(p, space_size), strict)
+        if count is None:
+            return None
+        p += pad(space_size)
+        item = 4 + self.addr_size + 4  # length, heap collection address, object index
+        data = read(p, min(count * item, MAX_ATTR_BYTES + item))
+        if len(data) < count * item:
+            if strict:
+                self.refuse(f"the attribute declares {count} strings but stores "
+                            f"{len(data)} bytes of them")
+            return None
+        return [_uint(data[q:q + 4]) for q in range(0, count * item, item)]
+
+    def _element_count(self, space, strict):
+        if len(space) >= 4 and space[0] in (1, 2):
+            rank, start = space[1], 8 if space[0] == 1 else 4
+            if space[0] == 2 and space[3] == 2:  # null dataspace
+                return 0
+            if len(space) >= start + rank * self.length_size:
+                w = self.length_size
+                return math.prod(_uint(space[start + i * w:start + (i + 1) * w])
+                                 for i in range(rank))
+        if strict:
+            self.refuse("the attribute's dataspace is corrupt")
+        return None
+
+
+def _uint(data):
+    return int.from_bytes(data, "little")
 
 
 def _decode(value):
