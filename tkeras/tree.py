@@ -1,8 +1,9 @@
 """`keras.tree`: nested-structure utilities, in pure Python, with the semantics of Keras 3 on torch.
 
 Nodes (everything else is a leaf, `None` included): `list`, `tuple`, `dict`, `OrderedDict`,
-`defaultdict`, `deque`, namedtuples, `torch.Size` and torch's structseq results
-(`torch.return_types.*`). Subclasses of `list`/`tuple`/`dict` other than these are leaves.
+`defaultdict`, `deque`, namedtuples, `torch.Size` (rebuilt as a `tuple`, as torch's pytree does)
+and torch's structseq results (`torch.return_types.*`). Subclasses of `list`/`tuple`/`dict`
+other than these are leaves.
 
 Keras behaviour kept:
 - `flatten`/`flatten_with_path`/`pack_sequence_as` visit `dict` and `defaultdict` values in sorted
@@ -15,9 +16,12 @@ Keras behaviour kept:
 - `assert_same_structure` accepts `dict`/`OrderedDict`/`defaultdict` with the same keys as the
   same; `assert_same_paths` ignores collection types.
 
-Deliberate difference: in `flatten_with_path` a namedtuple field's path entry is its field index
-(as Keras's optree/JAX backends and its documentation); Keras's torch backend numbers fields by
-their position among all field names of the structure sorted alphabetically.
+Deliberate differences from Keras's torch backend, where tkeras follows Keras's documentation and
+its optree backend (JAX/TensorFlow/NumPy) instead:
+- dicts nested anywhere under another dict are sorted too (Keras on torch sorts only the dicts
+  that have no dict above them);
+- in `flatten_with_path` a namedtuple field's path entry is its field index (Keras on torch numbers
+  fields by their rank among all field names of the structure, sorted alphabetically).
 """
 
 import collections
@@ -79,6 +83,8 @@ def _rebuild(node, keys, values):
         return cls(*values)
     if cls is collections.deque:
         return collections.deque(values, maxlen=node.maxlen)
+    if cls is torch.Size:  # as torch's pytree (and so Keras): a Size rebuilds as a tuple
+        return tuple(values)
     return cls(values)
 
 
@@ -153,16 +159,19 @@ def map_structure(func, *structures, none_is_leaf=True):
     """
     if not structures:
         raise ValueError("Must provide at least one structure")
-    map_func = func
-    if not none_is_leaf:
-        def map_func(*args):
-            if args[0] is None:
-                if not all(a is None for a in args):
-                    raise ValueError("Structure mismatch: some arguments are None, others are "
-                                     f"not. Received arguments: {args}.")
-                return None
-            return func(*args)
-    return _map(map_func, structures[0], structures[1:])
+    return _map(func if none_is_leaf else _skipping_none(func), structures[0], structures[1:])
+
+
+def _skipping_none(func):
+    def map_func(*args):
+        if args[0] is None:
+            if not all(a is None for a in args):
+                raise ValueError("Structure mismatch: some arguments are None, others are not. "
+                                 f"Received arguments: {args}.")
+            return None
+        return func(*args)
+
+    return map_func
 
 
 def map_structure_up_to(shallow_structure, func, *structures):
