@@ -22,6 +22,7 @@ from tkeras.fit.losses import Loss  # noqa: E402
 from tkeras.fit.metrics import Metric  # noqa: E402
 from tkeras.fit.optimizers.base import Optimizer  # noqa: E402
 from tkeras import activations  # noqa: E402
+from tkeras import applications  # noqa: E402
 from tkeras import backend  # noqa: E402
 from tkeras import callbacks  # noqa: E402
 from tkeras import config  # noqa: E402

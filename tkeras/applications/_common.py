@@ -1,0 +1,51 @@
+"""What every application builder shares: the `weights` argument and Keras's name counter.
+
+tkeras downloads nothing, so `weights="imagenet"` raises (before any layer is built) with a
+message saying what to pass instead; `weights=<path>` loads a local `.weights.h5` (or legacy
+`.h5`, e.g. the file Keras caches in `~/.keras/models/`) with `model.load_weights`, as Keras
+does after its download.
+"""
+
+import contextlib
+import os
+
+from tkeras.core import naming
+from tkeras.layers.layer import CALL_STATE
+
+__all__ = ["check_weights", "get_uid", "name_scope"]
+
+
+def check_weights(weights, name):
+    """Raise unless `weights` is None or an existing local file (Keras also accepts "imagenet")."""
+    if isinstance(weights, str) and weights == "imagenet":
+        raise ValueError(
+            f"{name}: weights='imagenet' needs a download, which tkeras never does. Pass "
+            "`weights=None` (random initialization) or the path to a local weights file: a "
+            "`.weights.h5` saved by Keras or tkeras, or the ImageNet `.h5` file Keras downloads "
+            "into ~/.keras/models/ (copy it from a machine with Keras and network access)."
+        )
+    if weights is not None and not (isinstance(weights, (str, os.PathLike))
+                                    and os.path.exists(weights)):
+        raise ValueError(
+            "The `weights` argument should be either `None` (random initialization), 'imagenet' "
+            "(pre-training on ImageNet), or the path to the weights file to be loaded.  "
+            f"Received: weights={weights}"
+        )
+
+
+def get_uid(prefix=""):
+    """Keras's `backend.get_uid`: 1, 2, ... per prefix, on the counter that auto-names layers
+    (so it restarts with `keras.utils.clear_session()`)."""
+    naming._NAME_COUNTS[prefix] += 1
+    return naming._NAME_COUNTS[prefix]
+
+
+@contextlib.contextmanager
+def name_scope(name):
+    """Keras's `backend.name_scope(name)` (no caller): variables created inside get paths
+    `<name>/<layer>/<weight>` (NASNet's blocks use it)."""
+    CALL_STATE.name_scope.append(name)
+    try:
+        yield
+    finally:
+        CALL_STATE.name_scope.pop()
