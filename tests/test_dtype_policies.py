@@ -35,12 +35,14 @@ def test_policy_dtypes_match_keras(name, keras_ref):
 
 
 def test_global_policy_applies_to_new_layers():
+    previous = dtype_policies._GLOBAL_POLICY  # restored below: other tests expect it unset
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
         layer = keras.layers.Dense(2)
         assert layer.dtype_policy.name == "mixed_bfloat16"
         assert layer(torch.ones(1, 3)).dtype == torch.bfloat16
         assert layer.kernel.dtype == torch.float32
-    finally:
         keras.config.set_dtype_policy("float32")
-    assert keras.layers.Dense(2).dtype_policy.name == "float32"
+        assert keras.layers.Dense(2).dtype_policy.name == "float32"
+    finally:
+        dtype_policies._GLOBAL_POLICY = previous

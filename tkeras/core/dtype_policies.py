@@ -211,7 +211,7 @@ def set_dtype_policy(policy):
     global _GLOBAL_POLICY
     if isinstance(policy, str):
         policy = get(policy)
-    if policy is not None and not isinstance(policy, DTypePolicy):
+    if not isinstance(policy, DTypePolicy):
         raise ValueError(f"Invalid `policy` argument. Expected a string or DTypePolicy, got {policy}")
     _GLOBAL_POLICY = policy
 
