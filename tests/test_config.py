@@ -296,7 +296,7 @@ def restore_config():
     (c.enable_interactive_logging if saved[5] else c.disable_interactive_logging)()
     (c.enable_traceback_filtering if saved[6] else c.disable_traceback_filtering)()
     core_config._FLASH_ATTENTION = saved[7]
-    c.set_dtype_policy(saved[8])
+    dtype_policies._GLOBAL_POLICY = saved[8]  # may be unset (None), which the setter refuses
 
 
 def test_getters_and_setters(restore_config):
