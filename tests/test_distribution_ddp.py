@@ -190,22 +190,22 @@ def test_synchronized_batch_norm_matches_full_batch():
 
 # ----------------------------------------------------------------------------- XLA moves
 def test_xla_moves_keep_keras_variables():
-    """`move_model` / `move_metric` (torch-xla's path) swap contents, keeping the variable objects
+    """`move_model` / `Metric.to` (torch-xla's path) swap contents, keeping the variable objects
     and their Keras metadata; exercised here with the meta device in place of an XLA one."""
-    from tkeras.parallel import xla
+    from tkeras.fit.strategy import move_model
 
     model = common.mlp(optimizer="adam")
     x, y = common.data()
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     before = [(w, w.path, w.trainable, w.requires_grad) for w in model.weights]
     slots = list(model.optimizer.variables)
-    xla.move_model(model, "meta")
+    move_model(model, "meta")
     assert [(w, w.path, w.trainable, w.requires_grad) for w in model.weights] == before
     assert all(w.device.type == "meta" for w in model.weights + slots)
     assert list(model.optimizer.variables) == slots
     metric = keras.metrics.MeanSquaredError()
     metric.update_state(torch.ones(2), torch.zeros(2))
     variables = list(metric.variables)
-    xla.move_metric(metric, "meta")
+    metric.to("meta")
     assert metric.variables == variables and metric._device.type == "meta"
     assert all(v.device.type == "meta" for v in variables)

@@ -187,9 +187,6 @@ def test_keras_saved_string_model_loads_and_runs():
     _check_model(model)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="Layer.__call__ (tkeras/layers/layer.py `_to_tensor`) still makes torch "
-                   "tensors of NumPy string arrays; dict inputs work")
 def test_string_model_takes_positional_string_arrays():
     model = tkeras.saving.load_model(MODEL_FILE)
     inputs = _model_inputs()

@@ -854,10 +854,6 @@ def test_functional_subclass(keras_results, workdir):
                   keras_results["functional_subclass/history"]["loss"], "history.loss")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tkeras/fit/trainer.py (not ours) keeps a custom train_step's nested result "
-    "{'loss': .., 'compile_metrics': {'mae': ..}} as is; Keras flattens nested dicts into the "
-    "logs/History ('loss', 'mae')"))
 def test_functional_subclass_history_keys(keras_results, workdir):
     ours = run_tkeras("functional_subclass", keras_results, workdir)
     _assert_close(ours["functional_subclass/history"],
@@ -876,10 +872,6 @@ def test_transformer_text_classifier(keras_results, workdir):
     assert_same(ours, keras_results, "transformer_classifier")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tkeras/model/functional.py + node.flatten_tensors (not ours) flatten dict inputs/outputs in "
-    "insertion order; Keras (keras.tree) sorts dict keys, so model.inputs/outputs, the layer "
-    "order and get_weights() order differ: set_weights(keras_weights) fails on a shape mismatch"))
 def test_multi_io_dicts(keras_results, workdir):
     ours = run_tkeras("multi_io_dicts", keras_results, workdir)
     assert_same(ours, keras_results, "multi_io_dicts")
@@ -937,14 +929,8 @@ def test_stateful_lstm_reset_states(keras_results, workdir):
 def test_pydataset_fit(keras_results, workdir):
     ours = run_tkeras("pydataset_fit", keras_results, workdir)
     assert_same(ours, keras_results, "pydataset_fit", skip=("/hook_calls",))
-    assert ours["pydataset_fit/hook_calls"]["train"][0] == 3  # one on_epoch_begin per epoch
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tkeras/fit/data.py (not ours): Keras's fit calls the training PyDataset's on_epoch_begin "
-    "and on_epoch_end once more before epoch 1 (the _symbolic_build peek, then "
-    "EpochIterator.reset()), 4 + 4 for 3 epochs; tkeras 3 + 3. A PyDataset that reshuffles in "
-    "on_epoch_end (keras.io's pattern) sees a different order than under Keras"))
 def test_pydataset_hook_calls(keras_results, workdir):
     ours = run_tkeras("pydataset_fit", keras_results, workdir)
     assert (ours["pydataset_fit/hook_calls"]["train"]

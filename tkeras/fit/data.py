@@ -256,6 +256,9 @@ class ArrayAdapter:
         self._perm = None if perm is None else perm.to(
             self.device if not self._pinned else "cpu")
 
+    def on_epoch_begin(self):
+        pass
+
     def on_epoch_end(self):
         pass
 
@@ -325,6 +328,10 @@ class IterableAdapter:
     def set_order_state(self, perm):
         pass
 
+    def on_epoch_begin(self):
+        if self._pydataset is not None:
+            self._pydataset.on_epoch_begin()
+
     def on_epoch_end(self):
         if self._pydataset is not None:
             self._pydataset.on_epoch_end()
@@ -376,6 +383,13 @@ class EpochIterator:
     @property
     def num_batches(self):
         return self.steps_per_epoch or self.adapter.num_batches
+
+    def reset(self):
+        """Start the data over and end the current epoch of the source (Keras's
+        `EpochIterator.reset`)."""
+        self._iterator = None
+        self._steps_seen = 0
+        self.adapter.on_epoch_end()
 
     def resume_at(self, batch):
         """Start the next epoch at `batch` of the current data order (BackupAndRestore)."""

@@ -8,8 +8,12 @@ epoch (a `Mean` weighted by batch size), regularization losses added to the comp
 resets the metrics), overridable `train_step`/`test_step`/`predict_step`/`compute_loss`/
 `compute_metrics`, `get_compile_config`/`compile_from_config`.
 
-Speed: Fabric builds the device/precision/strategy, but on one device the step is a plain
-torch step with no Fabric call in it. The default step builds no dict of logs and reads no
+Devices and distribution: each call asks its strategy (`tkeras.fit.strategy.current()`: one
+device on Lightning Fabric by default, the distribution's under `set_distribution`) to set the
+model up, shard the data, wrap callbacks, take gradients, sync metric results at epoch and
+evaluation ends, and assemble predictions.
+
+Speed: on one device the step is a plain torch step with no Fabric call in it. The default step builds no dict of logs and reads no
 value back from the device: the loss and the compiled metrics accumulate on the device, and
 logs are computed only when a callback or the progress bar reads them (`LazyLogs`) and at the
 end of an epoch. `jit_compile=True` runs the forward pass and loss under `torch.compile`.
@@ -27,45 +31,13 @@ import numpy as np
 import torch
 
 from tkeras.fit import data as data_utils
+from tkeras.fit import strategy as strategy_lib
 from tkeras.fit.data import unpack_x_y_sample_weight
-
-# ----------------------------------------------------------------------------- Fabric
-_FABRIC_FACTORY = None
-_FABRICS = {}
-
-_PRECISIONS = {"mixed_float16": "16-mixed", "mixed_bfloat16": "bf16-mixed",
-               "float16": "16-true", "bfloat16": "bf16-true", "float64": "64-true"}
-
-
-def set_fabric_factory(factory):
-    """Install `factory(model, precision) -> lightning.fabric.Fabric` (None: the default).
-
-    The distribution layer uses this to give `fit` a Fabric with a strategy (DDP, FSDP, ...).
-    The default is `Fabric(accelerator="auto", devices=1, precision=...)`.
-    """
-    global _FABRIC_FACTORY
-    _FABRIC_FACTORY = factory
-
-
-def fabric_precision(model):
-    """Fabric precision string for the model's dtype policy."""
-    return _PRECISIONS.get(model.dtype_policy.name, "32-true")
-
-
-def get_fabric(model):
-    precision = fabric_precision(model)
-    if _FABRIC_FACTORY is not None:
-        return _FABRIC_FACTORY(model, precision)
-    fabric = _FABRICS.get(precision)
-    if fabric is None:
-        from lightning.fabric import Fabric
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fabric = Fabric(accelerator="auto", devices=1, precision=precision)
-        _FABRICS[precision] = fabric
-    return fabric
-
+# Fabric and gradient helpers, by their former names here (tests and users import them).
+from tkeras.fit.strategy import autograd_gradients as _gradients  # noqa: F401
+from tkeras.fit.strategy import fabric_precision  # noqa: F401
+from tkeras.fit.strategy import get_fabric  # noqa: F401
+from tkeras.fit.strategy import set_fabric_factory  # noqa: F401
 
 # ----------------------------------------------------------------------------- logs
 def _pythonify(value):
@@ -79,11 +51,25 @@ def _pythonify(value):
     return value
 
 
+def flatten_logs(logs):
+    """Nested dicts of logs spread into one level (a custom `train_step` returning
+    `{m.name: m.result() for m in self.metrics}` gives `loss`, `mae`, ... as in Keras)."""
+    if not any(isinstance(v, dict) for v in logs.values()):
+        return dict(logs)
+    flat = {}
+    for key, value in logs.items():
+        if isinstance(value, dict):
+            flat.update(flatten_logs(value))
+        else:
+            flat[key] = value
+    return flat
+
+
 def pythonify_logs(logs):
     """Floats (or NumPy arrays for non-scalar results) from a dict of tensors, one sync."""
     if logs is None:
         return {}
-    logs = dict(logs)
+    logs = flatten_logs(logs)
     scalars = [k for k, v in logs.items() if isinstance(v, torch.Tensor) and v.numel() == 1
                and v.is_floating_point()]
     if len(scalars) > 1 and len({logs[k].device for k in scalars}) == 1:
@@ -462,23 +448,6 @@ def _get_optimizer(optimizer):
     return optimizers.get(optimizer)
 
 
-try:  # what `torch.autograd.grad` calls once its arguments are checked
-    from torch.autograd.graph import _engine_run_backward
-except ImportError:  # pragma: no cover - other torch versions
-    _engine_run_backward = None
-
-
-def _gradients(loss, variables):
-    """`torch.autograd.grad(loss, variables, allow_unused=True)`: for a plain floating scalar
-    loss, straight to the autograd engine (the same call, without the tens of microseconds of
-    argument handling per step)."""
-    if (_engine_run_backward is None or type(loss) is not torch.Tensor or loss.dim() != 0
-            or not loss.is_floating_point()):
-        return torch.autograd.grad(loss, variables, allow_unused=True)
-    return _engine_run_backward((loss,), (torch.ones_like(loss),), False, False, variables,
-                                True, accumulate_grad=False)
-
-
 def _first_batch_size(x):
     for leaf in data_utils.flatten(x):
         if leaf is not None and hasattr(leaf, "shape"):
@@ -509,6 +478,8 @@ class Trainer:
         self._initial_epoch = None
         self._initial_step = None
         self._fabric = None
+        self._strategy = strategy_lib.SINGLE_DEVICE
+        self._sync_metrics = False
         self._eval_iterator = None
         self._train_adapter = None
         self.train_function = None
@@ -657,11 +628,18 @@ class Trainer:
             self._pending_count = 0
 
     def _metric_result(self, metric):
-        fabric = self._fabric
-        if fabric is not None and fabric.world_size > 1 and hasattr(metric, "synced_result"):
-            return metric.synced_result(
-                lambda t: t.copy_(fabric.all_reduce(t, reduce_op="sum")))
+        if self.__dict__.get("_sync_metrics") and hasattr(metric, "synced_result"):
+            return self._strategy.synced_result(self, metric)
         return metric.result()
+
+    def _final_logs(self, logs):
+        """The logs at the end of an epoch, of `evaluate` or of an on-batch call: metric
+        results synced over the processes by the strategy (per-batch logs are not)."""
+        self.__dict__["_sync_metrics"] = True
+        try:
+            return pythonify_logs(self._get_metrics_result_or_logs(logs))
+        finally:
+            self.__dict__["_sync_metrics"] = False
 
     def get_metrics_result(self):
         self._flush_loss_count()
@@ -681,6 +659,8 @@ class Trainer:
 
     def _get_metrics_result_or_logs(self, logs):
         metric_logs = self.get_metrics_result()
+        if isinstance(logs, dict):
+            logs = flatten_logs(logs)
         if logs is None or (isinstance(logs, dict) and set(logs) == set(metric_logs)):
             return metric_logs
         return logs
@@ -852,7 +832,7 @@ class Trainer:
                     optimizer.torch_optimizer.zero_grad(set_to_none=True)
                 else:
                     # Gradients straight from autograd: no `.grad` to fill and clear again.
-                    grads = _gradients(loss, inputs)
+                    grads = attributes["_strategy"].gradients(loss, inputs)
                     optimizer.apply(grads, variables)
             if custom_metrics:
                 return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
@@ -922,34 +902,36 @@ class Trainer:
         if not self.compiled:
             raise ValueError(f"You must call `compile()` before calling `{method_name}()`.")
 
-    def _setup_device(self):
-        """Create the Fabric (device, precision, strategy) and move the model to its device."""
-        fabric = get_fabric(self)
-        if fabric.world_size > 1:
-            raise NotImplementedError(
-                "fit/evaluate/predict on several processes needs gradient synchronization and "
-                "data sharding, which the distribution layer provides; this Fabric has "
-                f"world_size={fabric.world_size}.")
-        self._fabric = fabric
-        device = fabric.device
-        if self._loss_tracker is not None and self._loss_tracker._device != device:
-            self._loss_tracker.to(device)
-        first = next(iter(self.parameters()), None)
-        if first is not None and first.device != device:
-            self.to(device)
-            if self.optimizer is not None and hasattr(self.optimizer, "_move_to"):
-                self.optimizer._move_to(device)
+    def _setup_device(self, x=None):
+        """Take the current strategy (`tkeras.fit.strategy.current()`: one device, or the
+        distribution's) and let it set the model up on its device (`x`: the data, from which
+        a distributed strategy builds the model before distributing it)."""
+        strategy = strategy_lib.current()
+        self._strategy = strategy
+        self._fabric, device = strategy.setup(self, x)
         return device
+
+    def _keras_peeks(self):
+        """Whether Keras's `_symbolic_build` would take a first batch from the epoch iterator
+        (which starts an epoch of the data: `PyDataset.on_epoch_begin`)."""
+        return (not self.built
+                or (self._compile_metrics is not None and not self._compile_metrics.built)
+                or (self._compile_loss is not None and not self._compile_loss.built))
 
     def _peek_batch(self, adapter):
         if isinstance(adapter, data_utils.ArrayAdapter):
             return adapter._take(0, min(adapter.batch_size, adapter.num_samples))
         return adapter.peek()
 
-    def _symbolic_build(self, adapter=None, data_batch=None):
-        """Build the model (on a first batch) and the optimizer before callbacks start."""
+    def _symbolic_build(self, iterator=None, data_batch=None):
+        """Build the model (on a first batch) and the optimizer before callbacks start.
+
+        As Keras, a first batch taken from `iterator` begins an epoch of the data, which the
+        caller's `iterator.reset()` ends (a PyDataset's hooks run once more than the epochs)."""
+        if iterator is not None and self._keras_peeks():
+            iterator.adapter.on_epoch_begin()
         if not self.built:
-            batch = data_batch if data_batch is not None else self._peek_batch(adapter)
+            batch = data_batch if data_batch is not None else self._peek_batch(iterator.adapter)
             if batch is not None:
                 x, _, _ = unpack_x_y_sample_weight(batch)
                 with torch.no_grad():
@@ -989,7 +971,8 @@ class Trainer:
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         self._assert_compile_called("fit")
-        device = self._setup_device()
+        device = self._setup_device(x)
+        strategy = self._strategy
         if validation_split and validation_data is None:
             if not data_utils.is_array_data(x):
                 raise ValueError(
@@ -998,6 +981,9 @@ class Trainer:
                     "Pass `validation_data` instead.")
             (x, y, sample_weight), validation_data = data_utils.train_validation_split(
                 (x, y, sample_weight), validation_split=validation_split)
+        validation_batch_size = validation_batch_size or batch_size  # global, as batch_size
+        x, y, sample_weight, batch_size = strategy.shard(self, x, y, sample_weight, batch_size,
+                                                         training=True)
         adapter = data_utils.get_adapter(x, y, sample_weight, batch_size=batch_size,
                                          steps=steps_per_epoch, shuffle=shuffle,
                                          class_weight=class_weight, device=device)
@@ -1005,9 +991,13 @@ class Trainer:
         self._train_adapter = adapter
         val = None
         if validation_data is not None:
-            val = unpack_x_y_sample_weight(validation_data)
+            vx, vy, vsw = unpack_x_y_sample_weight(validation_data)
+            *val, validation_batch_size = strategy.shard(
+                self, vx, vy, vsw, validation_batch_size, training=False)
             self._eval_iterator = None
-        self._symbolic_build(adapter)
+        self._symbolic_build(iterator)
+        iterator.reset()
+        callbacks, verbose = strategy.callbacks(self, callbacks, verbose)
         callbacks = self._make_callbacks(callbacks, verbose, epochs, iterator.num_batches,
                                          add_history=True)
         self.stop_training = False
@@ -1035,11 +1025,11 @@ class Trainer:
                         callbacks.on_train_batch_end(step, self._lazy_logs(logs))
                     if self.stop_training:
                         break
-                epoch_logs = pythonify_logs(self._get_metrics_result_or_logs(logs))
+                epoch_logs = self._final_logs(logs)
                 self.eval()
                 if val is not None and self._should_eval(epoch, validation_freq):
                     val_logs = self._evaluate(
-                        val, batch_size=validation_batch_size or batch_size,
+                        val, batch_size=validation_batch_size,
                         steps=validation_steps, callbacks=callbacks, cached=True,
                         device=device)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -1080,8 +1070,11 @@ class Trainer:
         self._assert_compile_called("evaluate")
         if kwargs:
             raise ValueError(f"Arguments not recognized: {kwargs}")
-        device = self._setup_device()
-        logs = self._evaluate((x, y, sample_weight), batch_size=batch_size, steps=steps,
+        device = self._setup_device(x)
+        *data, batch_size = self._strategy.shard(self, x, y, sample_weight, batch_size,
+                                                 training=False)
+        callbacks, verbose = self._strategy.callbacks(self, callbacks, verbose)
+        logs = self._evaluate(data, batch_size=batch_size, steps=steps,
                               callbacks=callbacks, verbose=verbose, device=device)
         if return_dict:
             return logs
@@ -1098,7 +1091,8 @@ class Trainer:
             iterator = data_utils.EpochIterator(adapter, steps)
             if cached:
                 self._eval_iterator = iterator
-        self._symbolic_build(iterator.adapter)
+        self._symbolic_build(iterator)
+        iterator.reset()
         callbacks = self._make_callbacks(callbacks, verbose, 1, iterator.num_batches)
         self.eval()
         test_function = self.make_test_function()
@@ -1116,13 +1110,15 @@ class Trainer:
                     callbacks.on_test_batch_end(step, self._lazy_logs(logs))
                 if self.stop_evaluating:
                     break
-        logs = pythonify_logs(self._get_metrics_result_or_logs(logs))
+        logs = self._final_logs(logs)
         callbacks.on_test_end(logs)
         return logs
 
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        device = self._setup_device()
+        device = self._setup_device(x)
+        callbacks, verbose = self._strategy.callbacks(self, callbacks, verbose)
+        x, batch_size, finish = self._strategy.predict_inputs(self, x, batch_size)
         adapter = data_utils.get_adapter(x, batch_size=batch_size, steps=steps, shuffle=False,
                                          device=device)
         iterator = data_utils.EpochIterator(adapter, steps)
@@ -1149,11 +1145,11 @@ class Trainer:
                              "Please use `Model.compile(..., run_eagerly=True)`, or "
                              "`tf.config.run_functions_eagerly(True)` for more information "
                              "of where went wrong, or file a issue/bug to `keras`.")
-        return _concat_outputs(outputs)
+        return finish(_concat_outputs(outputs))
 
     # ------------------------------------------------------------------ on batch
     def _on_batch_data(self, x, y, sample_weight):
-        device = self._setup_device()
+        device = self._setup_device(x)
         data = data_utils.to_device(
             data_utils.map_structure(data_utils.to_tensor, (x, y, sample_weight)), device)
         self._symbolic_build(data_batch=data)
@@ -1181,7 +1177,7 @@ class Trainer:
             self.train(was_training)
             for v, flag in undo:
                 v.requires_grad_(flag)
-        logs = pythonify_logs(self._get_metrics_result_or_logs(logs))
+        logs = self._final_logs(logs)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -1191,11 +1187,11 @@ class Trainer:
         self.reset_metrics()
         with torch.no_grad():
             logs = test_function(data)
-        logs = pythonify_logs(self._get_metrics_result_or_logs(logs))
+        logs = self._final_logs(logs)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def predict_on_batch(self, x):
-        device = self._setup_device()
+        device = self._setup_device(x)
         x = data_utils.to_device(data_utils.map_structure(data_utils.to_tensor, x), device)
         with self._predict_grad_mode():
             out = self.make_predict_function()((x,))

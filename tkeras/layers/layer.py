@@ -252,7 +252,7 @@ def _to_tensor(x, dtype):
             if mask is not None:
                 x._keras_mask = mask
         return x
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.ndarray) and x.dtype.kind not in "USO":
         t = torch.from_numpy(x)
         if t.is_floating_point() and dtype.is_floating_point:
             t = t.to(dtype)
@@ -701,9 +701,9 @@ class Layer(nn.Module):
         self._build_from_call(args, kwargs)
         device = _first_device(args)
         if device is not None and device.type != "cpu":
-            for p in self.parameters():
-                if id(p) not in before and p.device != device:
-                    p.data = p.data.to(device)
+            from tkeras.fit.strategy import move_variables
+
+            move_variables([p for p in self.parameters() if id(p) not in before], device)
 
     def _check_input_spec(self, args, kwargs):
         if self.input_spec is None or not args:

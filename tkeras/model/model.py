@@ -128,23 +128,35 @@ class Model(Trainer, Layer):
 
         return json.dumps(serialize_keras_object(self), **kwargs)
 
-    # Files: implemented in tkeras.saving (formats in tkeras.compat).
+    # Files: implemented in tkeras.saving (formats in tkeras.compat). Under a distribution the
+    # strategy says who writes (rank 0, with the whole weights) and re-shards what is loaded.
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        from tkeras.fit import strategy
         from tkeras.saving import save_model
 
-        return save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        with strategy.current().save_context(self) as writes:
+            if writes:
+                return save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        return None
 
     def save_weights(self, filepath, overwrite=True, max_shard_size=None):
         """Keras 3: `max_shard_size` (GB) writes a `.weights.json` index plus shards."""
+        from tkeras.fit import strategy
         from tkeras.saving import save_weights
 
-        return save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+        with strategy.current().save_context(self) as writes:
+            if writes:
+                return save_weights(self, filepath, overwrite=overwrite,
+                                    max_shard_size=max_shard_size)
+        return None
 
     def load_weights(self, filepath, skip_mismatch=False, by_name=False, **kwargs):
+        from tkeras.fit import strategy
         from tkeras.saving import load_weights
 
-        return load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name,
-                            **kwargs)
+        with strategy.current().load_context(self):
+            return load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name,
+                                **kwargs)
 
     def get_config(self):
         return Layer.get_config(self)

@@ -7,7 +7,8 @@
 - Every other callback (EarlyStopping, ReduceLROnPlateau, ...) runs on every process: the epoch
   logs are synced, so the processes take the same decisions.
 - Per-batch logs are this process's own (syncing them would need every process to read them at
-  the same time); epoch and evaluation logs are synced over the data-parallel processes.
+  the same time); epoch and evaluation logs are synced over the data-parallel processes (by the
+  fit loop's strategy, `tkeras.parallel.strategy`).
 """
 
 import threading
@@ -29,20 +30,6 @@ _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
           "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
           "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
           "on_predict_batch_begin", "on_predict_batch_end")
-
-
-class _Gate(callback_module.Callback):
-    """Turns metric syncing off (first in the list) or back on (last) around per-batch logs."""
-
-    def __init__(self, enabled):
-        super().__init__()
-        self.enabled = enabled
-
-    def on_train_batch_end(self, batch, logs=None):
-        runtime.SYNC.enabled = self.enabled
-
-    def on_test_batch_end(self, batch, logs=None):
-        runtime.SYNC.enabled = self.enabled
 
 
 class DistributedCallback(callback_module.Callback):
@@ -107,7 +94,7 @@ def wrap_callbacks(callbacks, model, verbose):
     """The callback list for a distributed `fit`/`evaluate`/`predict` on this process."""
     dm = sharding._distributed(model)
     sharded = dm is not None and any(p.sharded for p in dm.plans.values())
-    out = [_Gate(False)]
+    out = []
     progbar = False
     for cb in callback_module._flatten_callbacks(callbacks):
         if isinstance(cb, ProgbarLogger):
@@ -127,5 +114,4 @@ def wrap_callbacks(callbacks, model, verbose):
             out.append(cb)
     if verbose != 0 and runtime.is_chief() and not progbar:
         out.append(ProgbarLogger())
-    out.append(_Gate(True))
     return out

@@ -11,12 +11,11 @@ One process per device. Where the processes come from:
   `KERAS_DISTRIBUTION_*` variables): one process per host, as Keras does on JAX.
 
 Fabric (`DDPStrategy` unless a `LightningStrategy` names another) builds the cluster environment,
-the process group (NCCL on GPUs, gloo on CPUs) and the device of each process; the fit loop gets a
-view of that Fabric whose `all_reduce` runs over the data-parallel processes only.
+the process group (NCCL on GPUs, gloo on CPUs) and the device of each process (the fit loop's
+`tkeras.parallel.strategy.Distributed` uses them).
 """
 
 import os
-import threading
 
 import numpy as np
 import torch
@@ -208,37 +207,3 @@ def torch_mesh(keras_mesh):
                           mesh_dim_names=tuple(keras_mesh.axis_names))
         _STATE["meshes"][key] = mesh
     return mesh
-
-
-# ----------------------------------------------------------------------------- metric sync
-class _SyncGate(threading.local):
-    """Whether metric reads all-reduce now (off for the per-batch logs, read on rank 0 only)."""
-
-    def __init__(self):
-        self.enabled = True
-
-
-SYNC = _SyncGate()
-
-
-class FabricView:
-    """What the fit loop uses of Fabric: `device`, `world_size`, and an `all_reduce` over the
-    data-parallel processes (a no-op while the per-batch logs are read). Anything else is
-    the real Fabric's."""
-
-    def __init__(self, fabric, group=None, data_world_size=None):
-        self._fabric = fabric
-        self._group = group
-        self.world_size = data_world_size or fabric.world_size
-
-    @property
-    def device(self):
-        return self._fabric.device
-
-    def all_reduce(self, tensor, group=None, reduce_op="mean"):
-        if not SYNC.enabled:
-            return tensor
-        return self._fabric.all_reduce(tensor, group=group or self._group, reduce_op=reduce_op)
-
-    def __getattr__(self, name):
-        return getattr(self._fabric, name)

@@ -12,8 +12,8 @@ on it) and holds this process's part of the value:
   tensors (`full_tensor`);
 - sharded on the batch axis (FSDP / ZeRO-3): its slice; the layer sees the all-gathered value,
   whose gradient is reduce-scattered (averaged) back onto the slice.
-Gradients come from plain autograd through `.grad` (`loss.backward()`; `fit`'s step is routed
-there, see `integration`), and the optimizer's state is sharded like the variables.
+Gradients come from plain autograd through `.grad` (`loss.backward()`; `fit`'s step takes
+them there through its strategy, `tkeras.parallel.strategy`), and the optimizer's state is sharded like the variables.
 
 Differences from Keras on JAX: `variable.numpy()`/`get_weights()` return this process's part
 (use `gather_full_state`/`full_weights` for whole values); regularizers and constraints act on

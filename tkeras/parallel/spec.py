@@ -439,10 +439,10 @@ def set_distribution(value):
     if value is not None and not isinstance(value, Distribution):
         raise ValueError(f"Expected a `Distribution` instance or None. Received: {value!r}")
     if value is not None:
-        from tkeras.parallel import integration, runtime
+        from tkeras.parallel import runtime, strategy
 
         fabric = runtime.ensure_launched(world_size=int(value.device_mesh.devices.size),
                                          device_type=value.device_mesh.device_type)
         if fabric is not None or value.device_mesh.device_type == "tpu":
-            integration.install()
+            strategy.install()
     _STATE["distribution"] = value

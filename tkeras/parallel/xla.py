@@ -7,17 +7,18 @@ every batch (dimension 0 on the batch axis); XLA inserts the collectives. Also r
 CPU device (`PJRT_DEVICE=CPU`, `CPU_NUM_DEVICES=N`), which is how it is tested.
 
 Keras variables must stay the same Python objects when moved to the XLA device (`module.to`
-would replace them with plain Parameters, and torch refuses `variable.data = xla_tensor`):
-`move_model` and `move_metric` swap each variable with a moved copy carrying the same Keras
-metadata (`torch.utils.swap_tensors`), for the model, its optimizer and its metrics
-(`route_metric_moves` sends `Metric.to` there for XLA devices). `torch_xla.sync()` runs at the start of each model call (cutting
-the lazy graph at step boundaries).
+would replace them with plain Parameters, and torch refuses `variable.data = xla_tensor`): the
+model, its optimizer and its metrics move with `torch.utils.swap_tensors`
+(`tkeras.fit.strategy.move_model`, `Metric.to`). `torch_xla.sync()` runs at the start of each
+model call (cutting the lazy graph at step boundaries).
 Multi-process XLA (`xmp.spawn`) is not used: its collectives do not run on the CPU device, so it
 could not be tested (pytorch/xla#5342).
 """
 
 import numpy as np
 import torch
+
+from tkeras.fit.strategy import move_model
 
 
 def device_count():
@@ -30,67 +31,6 @@ def device():
     import torch_xla
 
     return torch_xla.device()
-
-
-@torch.no_grad()
-def move_variables(variables, target):
-    """Move Keras variables to `target`, each keeping its Python object (and Keras metadata)."""
-    from tkeras.core.variables import KerasVariable
-
-    target = torch.device(target)
-    for v in variables:
-        if v.device == target:
-            continue
-        moved = KerasVariable(v.data.to(target), True)
-        moved.requires_grad_(v.requires_grad)
-        for key, value in v._keras_meta().items():
-            setattr(moved, key, value)
-        torch.utils.swap_tensors(v, moved)
-
-
-def move_model(model, target):
-    """Move the model's and its optimizer's variables to `target`."""
-    optimizer = getattr(model, "optimizer", None)
-    move_variables(list(model.weights) + list(getattr(optimizer, "variables", []) or []), target)
-    if optimizer is not None and hasattr(optimizer, "_plain_slots"):
-        optimizer._device = torch.device(target)
-        optimizer._plain_slots = {}
-
-
-def move_metric(metric, target):
-    """Move a metric's state (and its sub-metrics') to `target`, keeping the variable objects
-    (`Metric.to()` assigns `.data`, which torch refuses between CPU and XLA tensors)."""
-    target = torch.device(target)
-    move_variables(metric._variables, target)
-    metric._device = target
-    for m in metric._metrics:
-        move_metric(m, target)
-    return metric
-
-
-def _on_xla(device, variables):
-    return torch.device(device).type == "xla" or any(v.device.type == "xla" for v in variables)
-
-
-def route_metric_moves():
-    """`Metric.to(device)` to or from an XLA device moves by `move_metric` (idempotent).
-
-    Metrics follow their inputs' device lazily (`_follow` -> `to`), so compiled metrics reach
-    the XLA device inside the fit loop; this makes that move work until `Metric.to` itself
-    swaps tensors. Other moves are the original `to`."""
-    from tkeras.fit.metrics.base import Metric
-
-    original = Metric.to
-    if getattr(original, "_tkeras_original", None) is not None:
-        return
-
-    def to(self, device):
-        if _on_xla(device, self._variables):
-            return move_metric(self, device)
-        return original(self, device)
-
-    to._tkeras_original = original
-    Metric.to = to
 
 
 class SPMDModel:

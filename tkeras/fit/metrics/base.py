@@ -28,6 +28,8 @@ from tkeras.fit.losses import get_keras_mask
 from tkeras.fit.losses import squeeze_or_expand_to_same_rank
 from tkeras.fit.losses import standardize_dtype
 from tkeras.fit.losses import torch_dtype
+from tkeras.fit.strategy import move_variables
+from tkeras.fit.strategy import swap_value
 
 
 def _initial_value(initializer, shape, dtype):
@@ -99,10 +101,10 @@ class Metric:
                 v.zero_()
 
     def to(self, device):
-        """Move the state to `device` in place (the variable objects are kept)."""
+        """Move the state to `device` in place (the variable objects are kept; tensors are
+        swapped, not assigned to `.data`, so XLA devices work too)."""
         self._device = torch.device(device)
-        for v in self._variables:
-            v.data = v.data.to(self._device)
+        move_variables(self._variables, self._device)
         for metric in self._metrics:
             metric.to(device)
         return self
@@ -180,13 +182,13 @@ class Metric:
                         f"length {len(metric_variables)}, but expected {len(variables)} "
                         "variables."
                     )
-                self.saved = [v.data for v in variables]
-                for v, new in zip(variables, metric_variables):
-                    v.data = torch.as_tensor(new, dtype=v.dtype, device=v.device).clone()
+                self.saved = [
+                    swap_value(v, torch.as_tensor(new, dtype=v.dtype, device=v.device).clone())
+                    for v, new in zip(variables, metric_variables)]
 
             def __exit__(self, *exc):
                 for v, old in zip(metric.variables, self.saved):
-                    v.data = old
+                    swap_value(v, old)
 
         return _Swap()
 

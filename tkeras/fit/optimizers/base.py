@@ -29,6 +29,7 @@ from tkeras.core.registry import (
 )
 from tkeras.core.variables import KerasVariable
 from tkeras.fit.optimizers.schedules import LearningRateSchedule
+from tkeras.fit.strategy import move_variables
 
 _DTYPES = {
     "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
@@ -238,8 +239,7 @@ class Optimizer:
         if device == self._device:
             return
         self._device = device
-        for variable in self._variables:
-            variable.data = variable.data.to(device)
+        move_variables(self._variables, device)  # swapped: the variable objects are kept
         self._plain_slots = {}
 
     def _get_variable_index(self, variable):
