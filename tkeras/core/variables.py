@@ -11,14 +11,62 @@ import numpy as np
 import torch
 from torch import nn
 
+from tkeras.core import dtype_policies
+from tkeras.core import naming
+from tkeras.core.registry import keras_export
 
+
+_AGGREGATIONS = (None, "none", "mean", "sum", "only_first_replica")
+_SYNCHRONIZATIONS = (None, "none", "on_read", "on_write", "auto")
+
+
+@keras_export("keras.Variable")
 class KerasVariable(nn.Parameter):
-    def __new__(cls, data, trainable=True, name="variable", path=None, autocast=True):
-        self = super().__new__(cls, data, requires_grad=bool(trainable) and data.is_floating_point())
+    """`keras.Variable(initializer, shape=None, dtype=None, trainable=True, autocast=True,
+    aggregation="none", synchronization="auto", name=None)`.
+
+    As Keras: `initializer` is a value (array, tensor, Python number or list: its dtype kept
+    unless `dtype` is given; Python floats -> floatx, ints -> int32) or an initializer (object,
+    callable or name, with `shape`; dtype defaults to floatx); the default name is `variable`,
+    `variable_1`, ...; the path is the name under the active `keras.name_scope`s.
+    tkeras's own callers pass a ready torch tensor and `path=` (the tensor is used as is).
+    `layout` and other backend keywords are accepted and ignored, as on Keras's torch backend.
+    Deliberate difference: `.dtype`/`.shape` are torch's (a `torch.dtype`, a `torch.Size`), as
+    for any torch Parameter; integer variables never require grad (Keras fails on a trainable one).
+    """
+
+    def __new__(cls, initializer, shape=None, dtype=None, trainable=True, autocast=True,
+                aggregation="none", synchronization="auto", name=None, path=None, layout=None,
+                **kwargs):
+        if name is None:
+            name = naming.auto_name("variable")
+        elif not isinstance(name, str) or "/" in name:
+            raise ValueError("Argument `name` must be a string and cannot contain character `/`. "
+                             f"Received: name={name}")
+        if aggregation not in _AGGREGATIONS:
+            raise ValueError(
+                "Invalid value for argument `aggregation`. Expected one of `None`, `'none'`, "
+                f"`'mean'`, `'sum'`, `'only_first_replica'`. Received: aggregation={aggregation}")
+        if synchronization not in _SYNCHRONIZATIONS:
+            raise ValueError(
+                "Invalid value for argument `synchronization`. Expected one of `None`, `'none'`, "
+                "`'on_read'`, `'on_write'`, `'auto'`. "
+                f"Received: synchronization={synchronization}")
+        data = initializer
+        if not isinstance(data, torch.Tensor) or dtype is not None:
+            data = _initial_value(initializer, shape, dtype)
+        if path is None:
+            from tkeras.layers.layer import CALL_STATE
+
+            path = "/".join(CALL_STATE.name_scope + [name])
+        requires_grad = bool(trainable) and data.is_floating_point()
+        self = super().__new__(cls, data, requires_grad=requires_grad)
         self._keras_name = name
-        self.path = path or name
+        self.path = path
         self._trainable = bool(trainable)
         self.autocast = autocast
+        self.aggregation = aggregation or "none"
+        self.synchronization = synchronization or "none"
         self.regularizer = None
         self.constraint = None
         self.overwrite_with_gradient = False
@@ -89,13 +137,14 @@ class KerasVariable(nn.Parameter):
 
     def _keras_meta(self):
         return {k: getattr(self, k) for k in
-                ("_keras_name", "path", "_trainable", "autocast", "regularizer", "constraint",
-                 "overwrite_with_gradient")}
+                ("_keras_name", "path", "_trainable", "autocast", "aggregation",
+                 "synchronization", "regularizer", "constraint", "overwrite_with_gradient")}
 
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        result = KerasVariable(self.data.clone(memory_format=torch.preserve_format), True)
+        result = KerasVariable(self.data.clone(memory_format=torch.preserve_format),
+                               name=self._keras_name, path=self.path)
         result.requires_grad_(self.requires_grad)
         for key, value in self._keras_meta().items():
             setattr(result, key, value)
@@ -107,8 +156,34 @@ class KerasVariable(nn.Parameter):
         return (_rebuild_keras_variable, (self.data, self.requires_grad, self._keras_meta()))
 
 
+def _initial_value(initializer, shape, dtype):
+    """The tensor a `keras.Variable` starts from (Keras's value/initializer rules)."""
+    if isinstance(initializer, str):
+        from tkeras.core import initializers
+
+        initializer = initializers.get(initializer)
+    if callable(initializer):
+        if shape is None:
+            raise ValueError(
+                "When creating a Variable from an initializer, the `shape` argument should be "
+                f"specified. Received: initializer={initializer} and shape={shape}")
+        shape = tuple(shape)
+        if any(d is None for d in shape):
+            raise ValueError("Shapes used to initialize variables must be fully-defined (no "
+                             f"`None` dimensions). Received: shape={shape}")
+        dtype = dtype_policies.standardize_dtype(dtype)
+        with torch.no_grad():
+            value = initializer(shape, dtype=dtype)
+    else:
+        value = initializer
+    from tkeras.ops.core import convert_to_tensor
+
+    with torch.no_grad():
+        return convert_to_tensor(value, dtype=dtype).contiguous()
+
+
 def _rebuild_keras_variable(data, requires_grad, meta):
-    var = KerasVariable(data, True)
+    var = KerasVariable(data, name=meta["_keras_name"], path=meta["path"])
     var.requires_grad_(requires_grad)
     for key, value in meta.items():
         setattr(var, key, value)

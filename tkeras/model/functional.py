@@ -15,9 +15,9 @@ from tkeras.core.registry import serialize_keras_object
 from tkeras.layers.input_layer import InputLayer
 from tkeras.layers.layer import Layer
 from tkeras.layers.layer import _attach_mask
-from tkeras.layers.layer import flatten
 from tkeras.model.keras_tensor import KerasTensor
 from tkeras.model.model import Model
+from tkeras.model.node import dict_keys
 from tkeras.model.node import flatten_tensors
 
 
@@ -196,22 +196,27 @@ class Functional(Model):
 
     # ------------------------------------------------------------------------------ run
     def _standardize_inputs(self, inputs):
+        """The flat list of input values, in `self.inputs` order (Keras's `tree.flatten` order:
+        dict values by sorted key)."""
         struct = self._inputs_struct
         if isinstance(struct, dict):
-            if not isinstance(inputs, dict):
+            if isinstance(inputs, dict):
+                missing = [k for k in struct if k not in inputs]
+                if missing:
+                    raise ValueError(f"Model '{self.name}' is missing inputs {missing}.")
+                return [v for k in dict_keys(struct) for v in _flatten(inputs[k])]
+            if list(struct) != dict_keys(struct):
+                # As Keras: a dict model takes a list only when its keys are in sorted order.
                 raise ValueError(
-                    f"Model '{self.name}' expects a dict of inputs with keys "
-                    f"{list(struct)}; received {type(inputs).__name__}."
+                    "The structure of `inputs` doesn't match the expected structure.\n"
+                    f"Expected: {list(struct)} (a dict)\nReceived: inputs of type "
+                    f"{type(inputs).__name__}"
                 )
-            missing = [k for k in struct if k not in inputs]
-            if missing:
-                raise ValueError(f"Model '{self.name}' is missing inputs {missing}.")
-            return [inputs[k] for k in struct]
-        if isinstance(inputs, dict):
+        elif isinstance(inputs, dict):
             names = self.input_names
             if all(n in inputs for n in names):
                 return [inputs[n] for n in names]
-        flat = flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        flat = _flatten(inputs) if isinstance(inputs, (list, tuple, dict)) else [inputs]
         if len(flat) != len(self._inputs):
             raise ValueError(
                 f"Model '{self.name}' expects {len(self._inputs)} input(s), but it received "
@@ -226,7 +231,11 @@ class Functional(Model):
             for x, m in zip(flat, masks):
                 if m is not None and isinstance(x, torch.Tensor):
                     _attach_mask(x, m)
-        return self._run_graph(flat)
+        outputs = self._run_graph(flat)
+        # As Keras (`unpack_singleton`): `Model(inputs, [y])` returns `y`, not `[y]`.
+        if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+            return outputs[0]
+        return outputs
 
     def _run_graph(self, flat_inputs, call_fn=None):
         """Run the nodes in order on `flat_inputs`: `call_fn(op, args, kwargs)`, by default
@@ -251,7 +260,7 @@ class Functional(Model):
                     outputs = node.operation(*args, **kwargs)
                 else:
                     outputs = call_fn(node.operation, args, kwargs)
-            outs = [outputs] if isinstance(outputs, (torch.Tensor, KerasTensor)) else flatten(
+            outs = [outputs] if isinstance(outputs, (torch.Tensor, KerasTensor)) else _flatten(
                 outputs)
             for ref, value in zip(node.outputs, outs):
                 values[id(ref)] = value
@@ -277,7 +286,18 @@ class Functional(Model):
         return functional_from_config(cls, config, custom_objects)
 
 
+def _flatten(structure):
+    """The leaves of a nested list/tuple/dict of values, in `flatten_tensors`'s order."""
+    if isinstance(structure, (list, tuple)):
+        return [x for s in structure for x in _flatten(s)]
+    if isinstance(structure, dict):
+        return [x for k in dict_keys(structure) for x in _flatten(structure[k])]
+    return [structure]
+
+
 def _pack(structure, flat_values):
+    """`flat_values` in the nesting of `structure`, as Keras's `tree.pack_sequence_as`: values
+    are taken in flatten order, and dicts come back with their keys in that (sorted) order."""
     it = iter(flat_values)
 
     def pack(s):
@@ -288,7 +308,9 @@ def _pack(structure, flat_values):
         if isinstance(s, tuple):
             return tuple(pack(x) for x in s)
         if isinstance(s, dict):
-            return {k: pack(v) for k, v in s.items()}
+            packed = [(k, pack(s[k])) for k in dict_keys(s)]
+            return collections.OrderedDict(packed) if isinstance(
+                s, collections.OrderedDict) else dict(packed)
         return s
 
     return pack(structure)

@@ -1,16 +1,30 @@
 """`Node`: one call of a layer on symbolic tensors, the edge list of the functional graph."""
 
+import collections
+
 from tkeras.model.keras_tensor import KerasHistory
 from tkeras.model.keras_tensor import KerasTensor
 
 
+def dict_keys(structure):
+    """A dict's keys in Keras's flatten order (`keras.tree` on torch): sorted, except an
+    `OrderedDict`'s, which keep their insertion order."""
+    if type(structure) is collections.OrderedDict:
+        return list(structure)
+    try:
+        return sorted(structure)
+    except TypeError:  # keys that do not compare: insertion order
+        return list(structure)
+
+
 def flatten_tensors(structure):
+    """The `KerasTensor`s of a nested structure, in Keras's order (dict values by sorted key)."""
     if isinstance(structure, KerasTensor):
         return [structure]
     if isinstance(structure, (list, tuple)):
         return [t for s in structure for t in flatten_tensors(s)]
     if isinstance(structure, dict):
-        return [t for k in structure for t in flatten_tensors(structure[k])]
+        return [t for k in dict_keys(structure) for t in flatten_tensors(structure[k])]
     return []
 
 

@@ -115,9 +115,11 @@ class Sequential(Model):
         self.built = True
 
     def _build_from_call(self, args, kwargs):
+        # As Keras: built on the first call's full shape, batch size included (the input
+        # layer's `batch_shape`, summary's output shapes and `build_input_shape` show it).
         shape = shape_of(args[0])
         if isinstance(shape, tuple):
-            self.build((None,) + shape[1:])
+            self.build(shape)
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
