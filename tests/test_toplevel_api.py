@@ -11,9 +11,9 @@ def test_toplevel_names_and_name_scope_paths_match_keras():
     code = """
 names = sorted(n for n in dir(keras) if not n.startswith("_"))
 with keras.name_scope("block"):
-    d = keras.layers.Dense(2); d.build((None, 3))
+    d = keras.layers.Dense(2, name="outer"); d.build((None, 3))
     with keras.name_scope("inner"):
-        e = keras.layers.Dense(2); e.build((None, 3))
+        e = keras.layers.Dense(2, name="deep"); e.build((None, 3))
 outputs["names"] = names
 outputs["paths"] = [d.kernel.path, e.bias.path]
 """
@@ -25,10 +25,10 @@ outputs["paths"] = [d.kernel.path, e.bias.path]
                                     "RematScope", "StatelessScope", "SymbolicScope", "src"}
     assert expected - ours == set()
     with keras.name_scope("block"):
-        d = keras.layers.Dense(2)
+        d = keras.layers.Dense(2, name="outer")  # explicit names: auto names depend on test order
         d.build((None, 3))
         with keras.name_scope("inner"):
-            e = keras.layers.Dense(2)
+            e = keras.layers.Dense(2, name="deep")
             e.build((None, 3))
     assert [d.kernel.path, e.bias.path] == ref["paths"]
 
