@@ -12,7 +12,13 @@ import math
 import torch
 
 from tkeras.core.registry import keras_export
-from tkeras.fit.optimizers.base import Optimizer
+from tkeras.fit.optimizers.slots import (
+    MomentOptimizer,
+    moving_average_,
+    moving_square_average_,
+    scaled_ratio,
+)
+from tkeras.layers.arguments import init_args
 
 _FUSED_DEVICES = ("cpu", "cuda")
 _FUSED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -28,8 +34,10 @@ def fusable(variables):
 
 
 @keras_export("keras.optimizers.Adam")
-class Adam(Optimizer):
+class Adam(MomentOptimizer):
     """Adam (Kingma & Ba, 2014), optionally AMSGrad; Keras defaults (`epsilon=1e-7`)."""
+
+    hyperparameters = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(
         self,
@@ -50,27 +58,12 @@ class Adam(Optimizer):
         name=None,
         **kwargs,
     ):
-        super().__init__(
-            learning_rate=learning_rate, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-            ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
-        )
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsgrad = amsgrad
+        super().__init__(**init_args(locals()))
         self._fused = False
         self._fused_step = None
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._momentums, self._velocities = self.add_optimizer_variables(
-            var_list, ["momentum", "velocity"]
-        )
+    def build_slots(self, var_list):
+        super().build_slots(var_list)
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
         self._fused = fusable(self._trainable_variables)
@@ -99,26 +92,17 @@ class Adam(Optimizer):
                 maximize=False,
             )
             return
-        step = (self.iterations + 1).to(params[0].dtype)
+        step = self._local_step(params[0])
         alpha = (learning_rate * torch.sqrt(1 - torch.pow(self.beta_2, step))
                  / (1 - torch.pow(self.beta_1, step)))
-        torch._foreach_mul_(m_list, self.beta_1)
-        torch._foreach_add_(m_list, grads, alpha=1 - self.beta_1)
-        torch._foreach_mul_(v_list, self.beta_2)
-        torch._foreach_add_(v_list, torch._foreach_mul(grads, grads), alpha=1 - self.beta_2)
+        moving_average_(m_list, grads, self.beta_1)
+        moving_square_average_(v_list, grads, self.beta_2)
         if self.amsgrad:
             torch._foreach_maximum_(v_hat_list, v_list)
             v_list = v_hat_list
         denominators = torch._foreach_sqrt(v_list)
         torch._foreach_add_(denominators, self.epsilon)
-        torch._foreach_sub_(params, torch._foreach_div(torch._foreach_mul(m_list, alpha),
-                                                          denominators))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                       "amsgrad": self.amsgrad})
-        return config
+        torch._foreach_sub_(params, scaled_ratio(m_list, alpha, denominators))
 
 
 @keras_export("keras.optimizers.AdamW")
@@ -144,13 +128,6 @@ class AdamW(Adam):
         name=None,
         **kwargs,
     ):
-        super().__init__(
-            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-            amsgrad=amsgrad, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-            ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
-        )
+        super().__init__(**init_args(locals()))
         if self.weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")

@@ -49,7 +49,8 @@ class SlotOptimizer(Optimizer):
 
 class MomentOptimizer(SlotOptimizer):
     """Adam's arguments and defaults (`beta_1=0.9`, `beta_2=0.999`, `epsilon=1e-7`) and its
-    first/second moment slots, created interleaved per variable (Adamax, Nadam, Lamb)."""
+    first/second moment slots, created interleaved per variable (Adam/AdamW, Adamax, Nadam,
+    Lamb)."""
 
     hyperparameters = ("beta_1", "beta_2", "epsilon")
 

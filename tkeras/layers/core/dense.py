@@ -78,11 +78,21 @@ class Dense(q.QuantizableMixin, Layer):
     def call(self, inputs, training=None):
         if self._lora_or_quantized:
             return self._lora_or_quantized_call(inputs)
+        kernel, bias = self.kernel, self.bias
         if not inputs.is_floating_point():
-            inputs = inputs.to(self.kernel.dtype)  # Keras's matmul promotes ints to float
-        # F.linear wants (out, in): the transposed view costs nothing and keeps Keras's layout.
-        x = F.linear(inputs, self.kernel.t(), self.bias)
-        return self.activation(x) if self.activation is not activations.linear else x
+            inputs = inputs.to(kernel.dtype)  # Keras's matmul promotes ints to float
+        if inputs.dim() == 2:
+            # Keras's (in, out) layout is what mm wants: no transposed view, and in training
+            # one AddmmBackward node instead of F.linear's addmm plus two TBackward.
+            x = torch.mm(inputs, kernel) if bias is None else torch.addmm(bias, inputs, kernel)
+        else:
+            # F.linear folds the leading axes into one fused addmm (faster than matmul + add
+            # on large N-D inputs); it wants (out, in), a transposed view of the kernel.
+            x = F.linear(inputs, kernel.t(), bias)
+        activation = self.activation
+        if activation is activations.relu:
+            return torch.relu(x)  # Keras's relu with its default arguments
+        return x if activation is activations.linear else activation(x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
