@@ -58,6 +58,12 @@ def test_cnn_fit_matches_keras(ref, name):
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
     history = model.fit(X, Y, batch_size=32, epochs=2, shuffle=False, verbose=0)
     np.testing.assert_allclose(history.history["loss"], ref[name + "/loss"], rtol=1e-4)
+    # Adam's first steps move each weight by ~lr * g / (|g| + eps): for the few kernel entries
+    # whose gradient is near eps (1e-7) the update follows float rounding of g, which differs with
+    # the conv backward's reduction order (thread count, oneDNN algorithm), seen up to 3.4e-4 here.
+    # atol 1e-3 (a tenth of one lr=1e-2 step) still catches the memory-layout bug this test guards
+    # against, whose errors are whole lr-sized steps on most entries; SGD has no such amplification.
+    atol = 1e-3 if name == "adam" else 1e-5
     for i, w in enumerate(model.weights):
-        np.testing.assert_allclose(w.numpy(), ref[f"{name}/w{i}"], rtol=1e-4, atol=1e-5,
+        np.testing.assert_allclose(w.numpy(), ref[f"{name}/w{i}"], rtol=1e-4, atol=atol,
                                    err_msg=w.path)
