@@ -1,4 +1,4 @@
-"""What every application builder shares: the `weights` argument and Keras's name counter.
+"""What the application builders share: the `weights` check and NASNet's name scopes.
 
 tkeras downloads nothing, so `weights="imagenet"` raises (before any layer is built) with a
 message saying what to pass instead; `weights=<path>` loads a local `.weights.h5` (or legacy
@@ -9,10 +9,9 @@ does after its download.
 import contextlib
 import os
 
-from tkeras.core import naming
 from tkeras.layers.layer import CALL_STATE
 
-__all__ = ["check_weights", "get_uid", "name_scope"]
+__all__ = ["check_weights", "name_scope"]
 
 
 def check_weights(weights, name):
@@ -31,13 +30,6 @@ def check_weights(weights, name):
             "(pre-training on ImageNet), or the path to the weights file to be loaded.  "
             f"Received: weights={weights}"
         )
-
-
-def get_uid(prefix=""):
-    """Keras's `backend.get_uid`: 1, 2, ... per prefix, on the counter that auto-names layers
-    (so it restarts with `keras.utils.clear_session()`)."""
-    naming._NAME_COUNTS[prefix] += 1
-    return naming._NAME_COUNTS[prefix]
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from tkeras import ops
 from tkeras import random
 from tkeras.applications import imagenet_utils
 from tkeras.applications._common import check_weights
-from tkeras.applications._common import get_uid
+from tkeras.backend import get_uid
 from tkeras.core import config
 from tkeras.core.registry import keras_export
 from tkeras.layers.layer import Layer

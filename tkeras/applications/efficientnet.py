@@ -170,9 +170,6 @@ Returns:
 """
 
 
-IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225]
-
-
 def EfficientNet(
     width_coefficient,
     depth_coefficient,

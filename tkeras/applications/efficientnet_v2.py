@@ -9,7 +9,7 @@ from tkeras import initializers
 from tkeras import layers
 from tkeras.applications import imagenet_utils
 from tkeras.applications._common import check_weights
-from tkeras.applications._common import get_uid
+from tkeras.backend import get_uid
 from tkeras.core import config
 from tkeras.model.functional import Functional
 from tkeras.utils.tensor_utils import get_source_inputs
