@@ -14,6 +14,7 @@ Only the architectures whose tests are selected are built in Keras; the big ones
 """
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -86,6 +87,11 @@ INPUT_SCALE = {"vgg16": 100.0, "vgg19": 100.0}
 # Fast enough for every run (a few seconds each on both sides); the rest are slow.
 FAST = {"mobilenet", "mobilenetv2", "mobilenetv3small", "efficientnetb0", "vgg16",
         "convnexttiny"}
+# Slow ones that CI also runs (one per family shape: residual, dense, inception, V2, V3); the
+# other big builds (~10 min together on a 2-core machine) run with TKERAS_ALL_APPLICATIONS=1.
+CI_SLOW = {"resnet50", "densenet121", "inceptionresnetv2", "efficientnetv2b0",
+           "mobilenetv3large"}
+ALL_APPLICATIONS = bool(os.environ.get("TKERAS_ALL_APPLICATIONS"))
 # Their `.keras` files (custom layers LayerScale/StochasticDepth, CustomScaleLayer) also load.
 KERAS_FILES = {"convnexttiny", "inceptionresnetv2"}
 # Their weights also travel as a legacy (Keras 2 layout) `.h5` weights file, the format of the
@@ -196,7 +202,11 @@ def _class_index():
 def _selected_archs(request):
     params = [item.callspec.params.get("arch") for item in request.session.items
               if item.module is request.module and hasattr(item, "callspec")]
-    return [name for name in ARCHS if name in params]
+    return [name for name in ARCHS if name in params and _runs(name)]
+
+
+def _runs(name):
+    return name in FAST or name in CI_SLOW or ALL_APPLICATIONS
 
 
 @pytest.fixture(scope="module")
@@ -262,8 +272,10 @@ def comparable(config):
 
 
 def _arch_params():
-    return [pytest.param(name, marks=[] if name in FAST else [pytest.mark.slow], id=name)
-            for name in ARCHS]
+    skip_big = pytest.mark.skipif(
+        not ALL_APPLICATIONS, reason="big application build: set TKERAS_ALL_APPLICATIONS=1")
+    return [pytest.param(name, marks=[] if name in FAST else [pytest.mark.slow] + (
+        [] if name in CI_SLOW else [skip_big]), id=name) for name in ARCHS]
 
 
 @pytest.mark.parametrize("arch", _arch_params())
