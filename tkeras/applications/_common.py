@@ -6,10 +6,9 @@ message saying what to pass instead; `weights=<path>` loads a local `.weights.h5
 does after its download.
 """
 
-import contextlib
 import os
 
-from tkeras.layers.layer import CALL_STATE
+from tkeras.core.scopes import name_scope  # noqa: F401  (NASNet's Keras name scopes)
 
 __all__ = ["check_weights", "name_scope"]
 
@@ -30,14 +29,3 @@ def check_weights(weights, name):
             "(pre-training on ImageNet), or the path to the weights file to be loaded.  "
             f"Received: weights={weights}"
         )
-
-
-@contextlib.contextmanager
-def name_scope(name):
-    """Keras's `backend.name_scope(name)` (no caller): variables created inside get paths
-    `<name>/<layer>/<weight>` (NASNet's blocks use it)."""
-    CALL_STATE.name_scope.append(name)
-    try:
-        yield
-    finally:
-        CALL_STATE.name_scope.pop()
