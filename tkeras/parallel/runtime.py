@@ -15,6 +15,8 @@ the process group (NCCL on GPUs, gloo on CPUs) and the device of each process (t
 `tkeras.parallel.strategy.Distributed` uses them).
 """
 
+import atexit
+import datetime
 import os
 
 import numpy as np
@@ -173,7 +175,30 @@ def ensure_launched(world_size=None, device_type=None, strategy=None, accelerato
                     num_nodes=num_nodes or 1, strategy=strategy)
     fabric.launch()
     _STATE["fabric"] = fabric
+    atexit.register(_shutdown_process_group)
     return fabric
+
+
+def _shutdown_process_group():
+    """At interpreter exit: wait for the other processes, then destroy the process group.
+
+    Without it, a process can exit while another still talks to its store or gloo pairs, and the
+    process group's threads are torn down by static destructors (seen as `terminate called
+    without an active exception`, exit status -6). The wait is bounded (a rank that died early
+    must not make the others hang) and only on gloo, whose `monitored_barrier` takes a timeout.
+    """
+    dist = torch.distributed
+    if not dist.is_available() or not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
+    except Exception:  # noqa: BLE001 - another rank is gone: nothing left to wait for
+        pass
+    try:
+        dist.destroy_process_group()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def fabric():
