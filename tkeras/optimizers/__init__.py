@@ -12,11 +12,15 @@ from tkeras.fit.optimizers import (
     Lamb,
     Lion,
     LossScaleOptimizer,
+    MultiOptimizer,
+    Muon,
     Nadam,
     Optimizer,
+    OptimizerMap,
     RMSprop,
+    ScheduleFreeAdamW,
     deserialize,
     get,
     serialize,
 )
-from tkeras.optimizers import schedules
+from tkeras.optimizers import legacy, schedules

@@ -11,13 +11,18 @@ from tkeras.fit.optimizers.base import Optimizer
 from tkeras.fit.optimizers.ftrl import Ftrl
 from tkeras.fit.optimizers.lamb import Lamb
 from tkeras.fit.optimizers.lion import Lion
+from tkeras.fit.optimizers.legacy import LegacyOptimizerWarning
 from tkeras.fit.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from tkeras.fit.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
+from tkeras.fit.optimizers.muon import Muon
 from tkeras.fit.optimizers.nadam import Nadam
 from tkeras.fit.optimizers.rmsprop import RMSprop
+from tkeras.fit.optimizers.schedule_free_adamw import ScheduleFreeAdamW
 from tkeras.fit.optimizers.sgd import SGD
 
 ALL_OBJECTS = (Optimizer, Adam, SGD, RMSprop, Adadelta, AdamW, Adagrad, Adamax, Adafactor, Nadam,
-               Ftrl, Lion, Lamb, LossScaleOptimizer)
+               Ftrl, Lion, Lamb, LossScaleOptimizer, Muon, ScheduleFreeAdamW, MultiOptimizer,
+               OptimizerMap)
 ALL_OBJECTS_DICT = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 
 
