@@ -15,6 +15,7 @@ everything before assigning anything, reports every problem at once, and accepts
 training configs (`jit_compile`, `is_legacy_optimizer`, `Custom>Adam`) that Keras 3 rejects.
 """
 
+import contextlib
 import json
 import os
 import warnings
@@ -162,15 +163,24 @@ def save_weights_h5(model, filepath):
 # ----------------------------------------------------------------------------- read
 
 
+@contextlib.contextmanager
 def open_checked(filepath):
+    """Open a legacy file and check all of it; yields `(h5py.File, {path: dataset})`.
+
+    The walk checks every link and dataset once; readers then take datasets from the dict
+    instead of checking each path again (a NASNetLarge file has ~3000 datasets).
+    """
     source = os.fspath(filepath)
-    f = keras_zip.open_h5(source, source)
-    try:
-        list(safety.walk_h5(f))
-    except BaseException:
-        f.close()
-        raise
-    return f
+    with keras_zip.open_h5(source, source) as f:
+        yield f, dict(safety.walk_h5(f))
+
+
+def _checked(group, name, checked):
+    """The dataset `name` (a '/'-separated path) under `group`, from the checked walk."""
+    path = "/".join(p for p in f"{group.name}/{name}".split("/") if p)
+    if path in checked:
+        return checked[path]
+    return safety.h5_get(group, name)  # a group, or missing: h5_get says which
 
 
 def _weights_root(f, source):
@@ -184,12 +194,12 @@ def _weights_root(f, source):
     return f
 
 
-def _read_subset(group, path):
+def _read_subset(group, path, checked):
     names = safety.read_name_list(group, "weight_names", path)
     datasets = []
     for name in names:
         try:
-            datasets.append((name, safety.h5_get(group, name)))
+            datasets.append((name, _checked(group, name, checked)))
         except KeyError as e:
             raise safety.FileFormatError(f"{path}: weight '{name}' is listed in weight_names "
                                          "but missing.") from e
@@ -216,7 +226,8 @@ def _plan_layer(layer, datasets, label, problems, plan, skip_mismatch):
     plan.extend((v, d, n) for v, (n, d) in zip(variables, datasets))
 
 
-def load_weights_from_group(model, group, source, by_name=False, skip_mismatch=False):
+def load_weights_from_group(model, group, source, checked, by_name=False, skip_mismatch=False):
+    """Assign the weights of `group` (checked datasets `checked`, see `open_checked`)."""
     layer_names = safety.read_name_list(group, "layer_names", source)
     problems, plan, unexpected = [], [], []
     file_layers = []
@@ -226,7 +237,7 @@ def load_weights_from_group(model, group, source, by_name=False, skip_mismatch=F
         except KeyError as e:
             raise safety.FileFormatError(f"{source}: layer group '{name}' is listed in "
                                          "layer_names but missing.") from e
-        file_layers.append((name, _read_subset(layer_group, f"{source}:{name}")))
+        file_layers.append((name, _read_subset(layer_group, f"{source}:{name}", checked)))
     if by_name:
         index = {}
         for layer in model.layers:
@@ -256,7 +267,7 @@ def load_weights_from_group(model, group, source, by_name=False, skip_mismatch=F
                         f"'{name}' in the file)", problems, plan, skip_mismatch)
     if "top_level_model_weights" in group:
         datasets = _read_subset(safety.h5_get(group, "top_level_model_weights"),
-                                f"{source}:top_level_model_weights")
+                                f"{source}:top_level_model_weights", checked)
         own = _top_level_weights(model)
         if len(own) != len(datasets) or any(
                 tuple(v.shape) != tuple(d.shape) for v, (_, d) in zip(own, datasets)):
@@ -280,8 +291,8 @@ def load_weights_from_group(model, group, source, by_name=False, skip_mismatch=F
 
 def load_weights_h5(model, filepath, by_name=False, skip_mismatch=False):
     source = os.fspath(filepath)
-    with open_checked(source) as f:
-        load_weights_from_group(model, _weights_root(f, source), source, by_name=by_name,
+    with open_checked(source) as (f, checked):
+        load_weights_from_group(model, _weights_root(f, source), source, checked, by_name=by_name,
                                 skip_mismatch=skip_mismatch)
 
 
@@ -316,7 +327,7 @@ def _compile_args(training_config, custom_objects):
 
 def load_model_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
     source = os.fspath(filepath)
-    with open_checked(source) as f:
+    with open_checked(source) as (f, checked):
         raw = safety.read_attr(f, "model_config", "/")
         if raw is None:
             raise safety.FileFormatError(f"No model config found in the file at {source}.")
@@ -335,16 +346,16 @@ def load_model_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
                 safety.check_config(train, custom_objects, safe_mode,
                                     where=f"{source}@training_config")
         keras_zip._strip_compile_configs(config)
-        datasets = [ds for _, ds in safety.walk_h5(safety.h5_get(f, "model_weights"))]
+        datasets = [ds for path, ds in checked.items() if path.startswith("model_weights/")]
         model = keras_zip.build_model(_legacy_top_level(config), custom_objects, safe_mode,
                                       source, safety.build_budget(datasets))
-        load_weights_from_group(model, safety.h5_get(f, "model_weights"), source)
+        load_weights_from_group(model, safety.h5_get(f, "model_weights"), source, checked)
         if train is not None:
-            _compile_and_restore_optimizer(model, f, train, custom_objects, source)
+            _compile_and_restore_optimizer(model, f, train, custom_objects, source, checked)
     return model
 
 
-def _compile_and_restore_optimizer(model, f, train, custom_objects, source):
+def _compile_and_restore_optimizer(model, f, train, custom_objects, source, checked):
     if not hasattr(model, "compile"):
         warnings.warn("The file has a training config, but this tkeras build has no "
                       "`Model.compile`: the model was loaded uncompiled.", stacklevel=3)
@@ -356,7 +367,8 @@ def _compile_and_restore_optimizer(model, f, train, custom_objects, source):
         return
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
-    datasets = _read_subset(safety.h5_get(f, "optimizer_weights"), f"{source}:optimizer_weights")
+    datasets = _read_subset(safety.h5_get(f, "optimizer_weights"), f"{source}:optimizer_weights",
+                            checked)
     variables = list(optimizer.variables)
     if len(datasets) != len(variables) or any(
             tuple(v.shape) != tuple(d.shape) for v, (_, d) in zip(variables, datasets)):

@@ -529,32 +529,54 @@ def read_attr(obj, name, path):
 
 _GCOL = b"GCOL\x01"
 _SCAN_BLOCK = 16 << 20
-_H5_SOURCES = weakref.WeakKeyDictionary()  # FileID -> (path or binary file object, name)
-_H5_HEAPS_OK = weakref.WeakKeyDictionary()  # FileID -> True once its heaps are checked
+
+
+class _H5Source:
+    """An HDF5 file tkeras opened: the bytes it was opened from and its verified heaps.
+
+    `heaps` is None until the file's global heap collections are checked, then the byte
+    offsets of those collections. A file opened read-only cannot change its heaps, so each
+    collection is checked once per open file; a writable file is checked before every read.
+    """
+
+    def __init__(self, raw, source):
+        self.raw = raw
+        self.source = source
+        self.heaps = None
+
+
+# Keyed by the FileID of the `h5py.File` a loader opened (file identity: libhdf5 numbers open
+# files without reuse); `obj.file.id` of any object in that file finds the entry while the
+# loader's handle is alive, and the entry goes when the handle does.
+_H5_SOURCES = weakref.WeakKeyDictionary()
 
 
 def register_h5_source(h5file, raw, source):
     """Remember the bytes `h5file` was opened from (a path or a seekable binary file)."""
-    _H5_SOURCES[h5file.id] = (raw, source)
+    _H5_SOURCES[h5file.id] = _H5Source(raw, source)
 
 
 def check_global_heaps(h5file, what):
     """Refuse the file if libhdf5 could hang or overrun on one of its global heap collections.
 
-    `what` names the member whose read needs the heap (it goes into the error message).
+    `what` names the member whose read needs the heap (it goes into the error message). Files
+    opened read-only through `register_h5_source` are scanned once; others on every call.
     """
-    fid = h5file.id
-    if _H5_HEAPS_OK.get(fid):
+    record = _H5_SOURCES.get(h5file.id)
+    cached = record is not None and h5file.id.get_intent() == _h5().h5f.ACC_RDONLY
+    if cached and record.heaps is not None:
         return
     with _h5_bytes(h5file) as (f, source):
-        _check_heaps_in(f, _h5_sizes(h5file, source)[1], source, what)
-    _H5_HEAPS_OK[fid] = True
+        heaps = _check_heaps_in(f, _h5_sizes(h5file, source)[1], source, what)
+    if cached:
+        record.heaps = heaps
 
 
 @contextlib.contextmanager
 def _h5_bytes(h5file):
     """`(binary file, source name)`: the bytes `h5file` was opened from, position restored."""
-    raw, source = _H5_SOURCES.get(h5file.id, (None, None))
+    record = _H5_SOURCES.get(h5file.id)
+    raw, source = (record.raw, record.source) if record is not None else (None, None)
     if raw is None:
         raw = source = h5file.filename  # opened outside tkeras's loaders: by name only
     if isinstance(raw, (str, bytes)) or hasattr(raw, "__fspath__"):
@@ -583,10 +605,14 @@ def _read_at(f, offset, n):
 
 
 def _check_heaps_in(f, length_size, source, what):
+    """Check every global heap collection of the file; returns their byte offsets."""
     file_size = f.seek(0, 2)
     budget = [MAX_H5_HEAP_OBJECTS]
+    offsets = []
     for offset in _find_all(f, _GCOL, file_size):
         _check_collection(f, offset, file_size, length_size, source, what, budget)
+        offsets.append(offset)
+    return offsets
 
 
 def _find_all(f, needle, file_size):
