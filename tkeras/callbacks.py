@@ -17,6 +17,7 @@ from tkeras.fit.callbacks import (
     ModelCheckpoint,
     ProgbarLogger,
     ReduceLROnPlateau,
+    RemoteMonitor,
     SwapEMAWeights,
     TensorBoard,
     TerminateOnNaN,
@@ -27,5 +28,6 @@ experimental = types.SimpleNamespace(BackupAndRestore=BackupAndRestore)
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
     "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
-    "ReduceLROnPlateau", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN", "experimental",
+    "ReduceLROnPlateau", "RemoteMonitor", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN",
+    "experimental",
 ]

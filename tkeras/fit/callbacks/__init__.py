@@ -11,10 +11,12 @@ from tkeras.fit.callbacks.misc import (
 )
 from tkeras.fit.callbacks.monitor import EarlyStopping, MonitorCallback, ReduceLROnPlateau
 from tkeras.fit.callbacks.progbar_logger import ProgbarLogger
+from tkeras.fit.callbacks.remote_monitor import RemoteMonitor
 from tkeras.fit.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
     "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback",
-    "ProgbarLogger", "ReduceLROnPlateau", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN",
+    "ProgbarLogger", "ReduceLROnPlateau", "RemoteMonitor", "SwapEMAWeights", "TensorBoard",
+    "TerminateOnNaN",
 ]
