@@ -4,7 +4,7 @@ Keras behaviour kept: arguments, defaults and checks; files indexed as Keras doe
 labels, `class_names`, and `validation_split` subsets for a seed); 16-bit PCM samples scaled to
 float32 in `[-1, 1)` (`tf.audio.decode_wav`), shape `(samples, channels)`;
 `output_sequence_length` crops or zero-pads each file; without it a batch is zero-padded to its
-longest file (`padded_batch`). The dataset has `class_names`.
+longest file and most channels (`padded_batch`). The dataset has `class_names`.
 
 Deliberate differences: returns a `BatchDataset` (NumPy batches, a `keras.utils.PyDataset`);
 WAV files are read with the standard-library `wave` module (16-bit PCM only, like
@@ -101,8 +101,9 @@ def read_wav(path, output_sequence_length=None):
 def _batch_audio(audio, ragged):
     if ragged:
         return list(audio)
-    length = max(len(a) for a in audio)
-    out = np.zeros((len(audio), length, audio[0].shape[1]), dtype="float32")
+    length = max(a.shape[0] for a in audio)
+    channels = max(a.shape[1] for a in audio)
+    out = np.zeros((len(audio), length, channels), dtype="float32")
     for row, a in enumerate(audio):
-        out[row, :len(a)] = a
+        out[row, :a.shape[0], :a.shape[1]] = a
     return out

@@ -2,7 +2,8 @@
 
 Keras behaviour kept: arguments, defaults and checks; `.bmp .gif .jpeg .jpg .png` files indexed
 as Keras does (same `file_paths`, labels, `class_names`, and the same `validation_split` subsets
-for a seed); images decoded to `color_mode` (first frame of a GIF) and resized as Keras's default
+for a seed); images decoded to `color_mode` (first frame of a GIF; color PNGs turned grayscale
+with libpng's weights, as TensorFlow does) and resized as Keras's default
 TensorFlow pipeline does: `crop_to_aspect_ratio` takes the largest centred crop with the target
 aspect ratio then resizes (`smart_resize`); `pad_to_aspect_ratio` resizes to fit inside
 `image_size` keeping the aspect ratio, then zero-pads (`tf.image.resize_with_pad`); images are
@@ -19,6 +20,8 @@ raise, as on Keras's torch backend). With `shuffle=True` the first epoch is in `
 (Keras shuffles once more in a TensorFlow buffer).
 """
 
+import io
+
 import numpy as np
 import torch
 
@@ -27,6 +30,7 @@ from tkeras.utils import dataset_utils
 from tkeras.utils import image_utils
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+_GRAY_MODES = ("L", "LA", "I;16", "I")
 _INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
                    "mitchellcubic")
 
@@ -99,12 +103,18 @@ def load_image(path, image_size, num_channels, interpolation, data_format,
     """One image file as a NumPy array of `image_size`, `num_channels` channels."""
     from tkeras.ops import image as image_ops
 
-    mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[num_channels]
-    img = image_utils.load_img(path, color_mode=mode)
-    pixels = np.asarray(img)
+    with open(path, "rb") as f:
+        img = image_utils.pil_image("`load_img`").open(io.BytesIO(f.read()))
+    if num_channels == 1 and img.format == "PNG" and img.mode not in _GRAY_MODES:
+        # TensorFlow lets libpng convert color PNGs: truncated 0.299/0.587/0.114 fixed point.
+        rgb = np.asarray(img.convert("RGB"), dtype=np.int64)
+        pixels = ((rgb @ np.array([9797, 19234, 3737])) >> 15).astype(np.uint8)
+    else:
+        mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[num_channels]
+        pixels = np.array(image_utils.convert_color_mode(img, mode))
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
-    x = torch.from_numpy(np.ascontiguousarray(pixels))
+    x = torch.from_numpy(pixels)
     if interpolation != "nearest":
         x = x.to(torch.float32)
     if crop_to_aspect_ratio:
