@@ -221,12 +221,16 @@ def uses_reducer(variables):
 
 def gradients(loss, variables):
     """`torch.autograd.grad(loss, variables, allow_unused=True)` through `.grad`, so that DDP's
-    reducer averages them (the `.grad` fields are left empty again)."""
-    torch.autograd.backward(loss, inputs=list(variables))
+    reducer averages them and FSDP2 reduce-scatters them (the `.grad` fields, and FSDP's, are
+    left empty again)."""
+    from tkeras.parallel.fsdp import FullyShardedLayers
+
+    inputs = [t for v in variables for t in FullyShardedLayers.autograd_inputs(v)]
+    torch.autograd.backward(loss, inputs=inputs)
     grads = []
     for v in variables:
         grads.append(v.grad)
-        v.grad = None
+        FullyShardedLayers.clear_grad(v)
     return grads
 
 
@@ -303,6 +307,18 @@ class DistributedModel:
         self.plans = {}
         for v in model.weights:
             self.plans[id(v)] = self._plan(v)
+        self.fsdp = None
+        if self._use_fsdp2():
+            from tkeras.parallel.fsdp import FullyShardedLayers
+
+            for plan in self.plans.values():  # ignored by FSDP: replicated, broadcast
+                v = plan.variable
+                if not (v.trainable and v.requires_grad):
+                    plan.batch_dim = None
+            self.fsdp = FullyShardedLayers(
+                model, list(self.plans.values()), self.batch_mesh,
+                reshard_after_forward=getattr(distribution, "reshard_after_forward", True),
+                cpu_offload=getattr(distribution, "cpu_offload", False))
         self._shard_variables()
         self._install_hooks()
         self._buffers = [v for v in model.weights if not v.trainable and v.is_floating_point()]
@@ -322,6 +338,16 @@ class DistributedModel:
         return VariablePlan(variable, variable.shape, placements, self.model_mesh, batch_dim,
                             self.batch_mesh)
 
+    def _use_fsdp2(self):
+        """Batch-axis sharding alone (no other mesh axis splits anything) runs on torch's
+        FSDP2 (`tkeras.parallel.fsdp`); with tensor parallel it is tkeras's own path below."""
+        from tkeras.parallel import fsdp
+
+        plans = list(self.plans.values())
+        return (self.model_mesh is None and self.data_size > 1
+                and any(p.batch_dim is not None for p in plans)
+                and fsdp.supports(plans, self.model))
+
     @torch.no_grad()
     def _broadcast_from_rank0(self):
         """Every process starts from global rank 0's values (as DDP does)."""
@@ -335,10 +361,11 @@ class DistributedModel:
             if plan.sharded:
                 v = plan.variable
                 full = v.data
-                v.data = plan.local_of(full).clone()
+                if tuple(full.shape) == plan.full_shape:  # FSDP2 has placed it already
+                    v.data = plan.local_of(full).clone()
                 for slot in slots.get(id(v), ()):
-                    if tuple(slot.shape) == plan.full_shape:
-                        slot.data = plan.local_of(slot.data).clone()
+                    if tuple(slot.shape) == plan.full_shape:  # (offloaded: where `v` is)
+                        slot.data = plan.local_of(slot.data).to(v.device, copy=True)
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and hasattr(optimizer, "_plain_slots"):
             optimizer._plain_slots = {}
@@ -369,7 +396,7 @@ class DistributedModel:
                 plan = self.plans.get(id(p))
                 if plan is None:
                     continue
-                if needs_view or plan.batch_dim is not None:
+                if needs_view or (plan.batch_dim is not None and self.fsdp is None):
                     owners.setdefault(module, []).append((key, plan))
         for module, entries in owners.items():
             self._handles.append(module.register_forward_pre_hook(_ViewIn(entries)))
@@ -426,6 +453,8 @@ class DistributedModel:
                                   output)
         if self.reducer is not None:
             output = self.reducer.after_forward(output)
+        if self.fsdp is not None and torch.is_grad_enabled():
+            self.fsdp.register_output_hooks(output)
         return output
 
     # -- whole values
