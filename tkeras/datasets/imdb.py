@@ -6,6 +6,8 @@ import json
 from tkeras.datasets._common import ORIGIN_FOLDER, refuse_pickle
 from tkeras.utils.file_utils import get_file
 
+WORD_INDEX_HASH = "bfafd718b763782e994055a2d397834f"
+
 
 def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1,
               oov_char=2, index_from=3, **kwargs):
@@ -17,6 +19,6 @@ def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113
 def get_word_index(path="imdb_word_index.json"):
     """The word -> index dict (`imdb_word_index.json` from the cache, downloaded if missing)."""
     path = get_file(fname=path, origin=f"{ORIGIN_FOLDER}imdb_word_index.json",
-                    file_hash="bfafd718b763782e994055a2d397834f")
+                    file_hash=WORD_INDEX_HASH)
     with open(path) as f:
         return json.load(f)

@@ -6,6 +6,8 @@ import json
 from tkeras.datasets._common import ORIGIN_FOLDER, refuse_pickle
 from tkeras.utils.file_utils import get_file
 
+WORD_INDEX_HASH = "4d44cc38712099c9e383dc6e5f11a921"
+
 _LABEL_NAMES = (
     "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing",
     "money-supply", "coffee", "sugar", "trade", "reserves", "ship", "cotton", "carcass",
@@ -26,7 +28,7 @@ def get_word_index(path="reuters_word_index.json"):
     """The word -> index dict (`reuters_word_index.json` from the cache, downloaded if
     missing)."""
     path = get_file(path, origin=f"{ORIGIN_FOLDER}reuters_word_index.json",
-                    file_hash="4d44cc38712099c9e383dc6e5f11a921")
+                    file_hash=WORD_INDEX_HASH)
     with open(path) as f:
         return json.load(f)
 
