@@ -11,6 +11,8 @@ member, dataset or layer at fault, raised before any object is created.
 import contextlib
 import json
 import math
+import os
+import sys
 import weakref
 
 import numpy as np
@@ -33,6 +35,19 @@ MAX_H5_HEAP_OBJECTS = 1_000_000  # global heap object headers checked per file
 # of weights the file declares, plus the floor (initializer temporaries, dtype widening).
 MAX_BUILD_EXPANSION = 4
 BUILD_FLOOR_BYTES = 256 << 20
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
+        return 64 << 30
+
+
+# A config alone (`model_from_json`, `deserialize_keras_object`) holds no weights to bound its
+# build by: it may create at most the machine's memory in tensors (a build needing more could
+# not finish anyway; refusing it names the layer instead of exhausting memory).
+MAX_CONFIG_BUILD_BYTES = _physical_memory()
 
 # HDF5 filters a weights file may use: deflate, shuffle, fletcher32, szip, lzf. Anything else
 # would make libhdf5 search for a filter plugin.
@@ -314,9 +329,9 @@ def build_budget(datasets):
 
 
 @contextlib.contextmanager
-def allocation_budget(limit, what):
+def allocation_budget(limit, what, reason=", far more than the weights the file holds"):
     """Refuse (`UnsafeFileError`) any tensor creation that takes the total created inside the
-    block over `limit` bytes, before it is allocated.
+    block over `limit` bytes, before it is allocated; the message names the layer asking.
 
     A config is a few bytes whatever the size of the model it describes (`units: 10**9`); the
     model's weights must then be in the file, so building is bounded by what the file holds.
@@ -339,12 +354,32 @@ def allocation_budget(limit, what):
                 if self.used > limit:
                     raise UnsafeFileError(
                         f"Not allowed: {what} describes a model whose tensors take more than "
-                        f"{limit} bytes, far more than the weights the file holds (a tensor of "
-                        f"shape {tuple(size)} was requested); refused before allocating it.")
+                        f"{limit} bytes{reason}: {_layer_in_stack()} asked for a tensor of "
+                        f"shape {tuple(size)}, refused before allocating it.")
             return func(*args, **kwargs)
 
     with Budget():
         yield
+
+
+def _layer_in_stack():
+    """`Class 'name'` of the innermost layer on the call stack (the one creating a tensor)."""
+    from tkeras.layers.layer import Layer
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        obj = frame.f_locals.get("self")
+        if isinstance(obj, Layer):
+            return f"layer '{getattr(obj, 'name', '?')}' ({type(obj).__name__})"
+        frame = frame.f_back
+    return "no layer"
+
+
+def config_budget():
+    """The allocation budget of building objects from a config alone (no file, no weights)."""
+    return allocation_budget(MAX_CONFIG_BUILD_BYTES, "the config",
+                             reason=" (this machine's memory, "
+                                    "tkeras.compat.safety.MAX_CONFIG_BUILD_BYTES)")
 
 
 def _factory_size(func, args, kwargs):

@@ -26,8 +26,9 @@ from tkeras.compat.safety import FileFormatError
 from tkeras.compat.safety import UnsafeFileError
 from tkeras.compat.safety import WeightsMismatchError
 from tkeras.core.registry import CustomObjectScope
+from tkeras.compat import safety
+from tkeras.core import registry
 from tkeras.core.registry import custom_object_scope
-from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import get_custom_objects
 from tkeras.core.registry import get_registered_name
 from tkeras.core.registry import get_registered_object
@@ -54,6 +55,18 @@ def _file_errors(fn):
             raise FileFormatError(f"Could not load the file: {type(e).__name__}: {e}") from e
 
     return wrapper
+
+
+def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwargs):
+    """Keras's `deserialize_keras_object` (through tkeras's registry only).
+
+    A layer or model config holds no weights, so nothing bounds the tensors its build creates:
+    creating more than `tkeras.compat.safety.MAX_CONFIG_BUILD_BYTES` (the machine's memory) is
+    refused with an `UnsafeFileError` (a ValueError) naming the layer, before allocating.
+    """
+    with safety.config_budget():
+        return registry.deserialize_keras_object(config, custom_objects=custom_objects,
+                                                 safe_mode=safe_mode, **kwargs)
 
 
 def _check_overwrite(filepath, overwrite):
