@@ -213,6 +213,7 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
                 f"directory. len(labels) is {len(labels)} while we found {len(filenames)} files "
                 f"in directory {directory}.")
         class_names = [str(label) for label in sorted(set(labels))]
+        labels = list(labels)  # shuffled below: Keras shuffles the caller's list in place
     if verbose:
         if labels is None:
             print_msg(f"Found {len(filenames)} files.")
