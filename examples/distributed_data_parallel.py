@@ -6,10 +6,14 @@
     torchrun --nnodes=2 --nproc_per_node=8 --node-rank=$NODE \\
         --rdzv-backend=c10d --rdzv-endpoint=$HOST:29500 examples/distributed_data_parallel.py
     srun python examples/distributed_data_parallel.py             # SLURM, one task per GPU
+    python examples/distributed_data_parallel.py --devices 2 --fsdp   # FSDP2: sharded weights
 
 `batch_size` is the global batch: each of the N processes trains on batch_size / N samples of
 it, gradients are averaged, and every process ends with the same weights. Logs, the progress
-bar and the checkpoint are written by rank 0 only.
+bar and the checkpoint are written by rank 0 only. With `--fsdp`
+(`FullyShardedDataParallel`), each process keeps only its shard of every weight and of the
+optimizer state (torch's FSDP2 gathers each layer's weights for its forward and backward
+passes); the checkpoint still holds the whole model.
 """
 
 import argparse
@@ -31,8 +35,10 @@ def make_data(n=4096, seed=0):
     return x, y
 
 
-def main(devices=None, epochs=3, out_dir=None):
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+def main(devices=None, epochs=3, out_dir=None, fsdp=False):
+    kind = (keras.distribution.FullyShardedDataParallel if fsdp
+            else keras.distribution.DataParallel)
+    keras.distribution.set_distribution(kind(devices=devices))
     x, y = make_data()
     model = keras.Sequential([keras.Input((32,)),
                               keras.layers.Dense(64, activation="relu"),
@@ -55,5 +61,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--fsdp", action="store_true")
     args = parser.parse_args()
-    main(args.devices, args.epochs)
+    main(args.devices, args.epochs, fsdp=args.fsdp)

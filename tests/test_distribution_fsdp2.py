@@ -104,9 +104,8 @@ def _mlp_body(options):
                       for v in model.optimizer.variables if v.ndim}}
 
 
-@pytest.mark.parametrize("options", [{}, {"reshard_after_forward": False},
-                                     {"cpu_offload": True}],
-                         ids=["reshard", "keep_gathered", "cpu_offload"])
+@pytest.mark.parametrize("options", [{}, {"reshard_after_forward": False}],
+                         ids=["reshard", "keep_gathered"])
 def test_fsdp2_mlp_matches_single_process(options):
     x, y = common.data()
     reference = common.mlp(optimizer="adam")
@@ -287,3 +286,30 @@ def test_fsdp2_custom_train_step_with_regularizer():
     assert _max_diff(_weights(reference), _weights(unregularized)) > 1e-3
     for full in fork_run(_custom_step_body, 2):
         assert _max_diff(full, _weights(reference)) < TOL
+
+
+# ----------------------------------------------------------------------------- LayoutMap
+def _layout_map_body():
+    mesh = D.DeviceMesh((2, 1), ("batch", "model"), devices=["cpu:0", "cpu:1"])
+    layout_map = D.LayoutMap(mesh)
+    layout_map[".*d1/kernel"] = (None, "batch")  # FSDP2 on dimension 1; the rest replicated
+    D.set_distribution(D.ModelParallel(layout_map=layout_map, batch_dim_name="batch"))
+    x, y = common.data()
+    model = common.mlp(seed=runtime.process_id(), optimizer="adam")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    dm = sharding._distributed(model)
+    return {"full": list(D.gather_full_state(model).values()), "fsdp": _fsdp_report(model),
+            "local": [list(w.shape) for w in model.weights],
+            "replicated": [v.path.split("/", 1)[1] for v in dm.reducer.variables]}
+
+
+def test_fsdp2_from_a_layout_map_naming_only_the_batch_axis():
+    x, y = common.data()
+    reference = common.mlp(optimizer="adam")
+    reference.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    for r in fork_run(_layout_map_body, 2):
+        assert _max_diff(r["full"], _weights(reference)) < TOL
+        assert list(r["fsdp"]) == ["d1"] and len(r["fsdp"]["d1"]["params"]) == 1
+        assert r["local"] == [[8, 8], [16], [16, 6], [6]]
+        # the variables the layout leaves whole are averaged by the DDP reducer
+        assert r["replicated"] == ["d1/bias", "d2/kernel", "d2/bias"]

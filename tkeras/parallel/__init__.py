@@ -2,9 +2,10 @@
 
 `spec`: Keras's spec objects. `runtime`: processes, process group and meshes (Lightning Fabric).
 `sharding`: variables as local shards with DTensor views, gradient averaging, whole-value
-gathers for saving. `data`: each process's share of the data. `callbacks`: rank-0 logging and
-saving. `strategy`: the fit loop's strategies (how `fit`/`evaluate`/`predict`/`save` run under a
-distribution). `xla`: TPUs through torch-xla. `launch`: starting processes from Python (tests, notebooks).
+gathers for saving. `fsdp`: batch-axis sharding on torch's FSDP2 `fully_shard`. `data`: each
+process's share of the data. `callbacks`: rank-0 logging and saving. `strategy`: the fit
+loop's strategies (how `fit`/`evaluate`/`predict`/`save` run under a distribution). `xla`: TPUs
+through torch-xla. `launch`: starting processes from Python (tests, notebooks).
 """
 
 from tkeras.parallel.runtime import is_chief

@@ -6,7 +6,9 @@ owns batch-sharded trainable variables gets its own `fully_shard` group, the mod
 group. So FSDP2's engine runs: one flat all-gather per layer before its forward (prefetched),
 the gathered weights freed after the forward (`reshard_after_forward`) and gathered again in
 the backward pass, one reduce-scatter (averaged) of the layer's gradients, mixed-precision
-parameter / reduction dtypes, optional CPU offload.
+parameter / reduction dtypes. (FSDP2's CPU offload is not offered: the Keras optimizer creates
+its slots on its own device and updates every trainable variable in one step, so offloaded
+shards would meet device-resident slots and replicated variables; untestable here without GPUs.)
 
 How Keras's objects stay valid (the layers' weight lists, the optimizer and its slots,
 callbacks and saving all hold the `KerasVariable`s):
@@ -68,18 +70,15 @@ class FullyShardedLayers:
     """`fully_shard` applied to a model's layers, with its `KerasVariable`s bound to FSDP's shards.
 
     `plans`: `VariablePlan`s (those with a `batch_dim` are sharded); `mesh`: the batch axis's
-    1-D `DeviceMesh`. `reshard_after_forward` and `cpu_offload` are FSDP2's options.
+    1-D `DeviceMesh`. `reshard_after_forward` is FSDP2's option.
     """
 
-    def __init__(self, model, plans, mesh, reshard_after_forward=True, cpu_offload=False):
-        from torch.distributed.fsdp import CPUOffloadPolicy, OffloadPolicy, fully_shard
+    def __init__(self, model, plans, mesh, reshard_after_forward=True):
+        from torch.distributed.fsdp import fully_shard
         from torch.distributed.tensor import Shard
 
-        self.model = model
         sharded = {id(p.variable): p for p in plans if p.batch_dim is not None}
         ignored = {p for p in model.parameters() if id(p) not in sharded}
-        offload = CPUOffloadPolicy(pin_memory=torch.cuda.is_available()) if cpu_offload \
-            else OffloadPolicy()
 
         def placement(param):
             return Shard(sharded[id(param)].batch_dim)
@@ -98,8 +97,7 @@ class FullyShardedLayers:
             fully_shard(module, mesh=mesh, shard_placement_fn=placement,
                         reshard_after_forward=reshard_after_forward if module is not model
                         else None,  # FSDP's default for the root: kept gathered for backward
-                        mp_policy=_mixed_precision(module, own), offload_policy=offload,
-                        ignored_params=ignored)
+                        mp_policy=_mixed_precision(module, own), ignored_params=ignored)
             module.__class__ = cls  # Keras configs and saving read the class
             group = fully_shard.state(module)._fsdp_param_group
             for fsdp_param in (group.fsdp_params if group is not None else ()):
@@ -109,7 +107,7 @@ class FullyShardedLayers:
         self._direct = {}
         self._queued = False
         self._modes = []
-        # around FSDP's own root hooks: first in, last out
+        # before FSDP's own root hooks, and after them on the way out
         model.register_forward_pre_hook(self._leave_inference_mode, prepend=True)
         model.register_forward_hook(self._restore_inference_mode, always_call=True)
 

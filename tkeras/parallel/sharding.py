@@ -10,8 +10,11 @@ on it) and holds this process's part of the value:
   (`DTensor.from_local`), so torch's DTensor ops insert the collectives; gradients flow back to
   the local shard. Inputs enter the model as replicated DTensors, outputs leave it as plain
   tensors (`full_tensor`);
-- sharded on the batch axis (FSDP / ZeRO-3): its slice; the layer sees the all-gathered value,
-  whose gradient is reduce-scattered (averaged) back onto the slice.
+- sharded on the batch axis (FSDP / ZeRO-3): its slice. With no other mesh axis splitting
+  anything, torch's FSDP2 (`fully_shard` per layer, `tkeras.parallel.fsdp`) owns the layers'
+  parameters and the variable shares the storage of its FSDP shard; with tensor parallel
+  (2-D), the layer sees the all-gathered value, whose gradient is reduce-scattered (averaged)
+  back onto the slice (tkeras's own ZeRO-3: `VariablePlan.view`).
 Gradients come from plain autograd through `.grad` (`loss.backward()`; `fit`'s step takes
 them there through its strategy, `tkeras.parallel.strategy`), and the optimizer's state is sharded like the variables.
 
@@ -317,8 +320,7 @@ class DistributedModel:
                     plan.batch_dim = None
             self.fsdp = FullyShardedLayers(
                 model, list(self.plans.values()), self.batch_mesh,
-                reshard_after_forward=getattr(distribution, "reshard_after_forward", True),
-                cpu_offload=getattr(distribution, "cpu_offload", False))
+                reshard_after_forward=getattr(distribution, "reshard_after_forward", True))
         self._shard_variables()
         self._install_hooks()
         self._buffers = [v for v in model.weights if not v.trainable and v.is_floating_point()]
@@ -361,11 +363,11 @@ class DistributedModel:
             if plan.sharded:
                 v = plan.variable
                 full = v.data
-                if tuple(full.shape) == plan.full_shape:  # FSDP2 has placed it already
+                if getattr(v, "_tkeras_fsdp_param", None) is None:  # (FSDP2 placed its own)
                     v.data = plan.local_of(full).clone()
                 for slot in slots.get(id(v), ()):
-                    if tuple(slot.shape) == plan.full_shape:  # (offloaded: where `v` is)
-                        slot.data = plan.local_of(slot.data).to(v.device, copy=True)
+                    if tuple(slot.shape) == plan.full_shape:
+                        slot.data = plan.local_of(slot.data).clone()
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and hasattr(optimizer, "_plain_slots"):
             optimizer._plain_slots = {}

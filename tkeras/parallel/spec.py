@@ -331,22 +331,18 @@ class FullyShardedDataParallel(DataParallel):
     process; torch's FSDP2 (`fully_shard`, one group per layer) all-gathers a layer's slices
     for its forward pass and reduce-scatters its gradients, so variables, gradients and
     optimizer state are all sharded. Same as `ModelParallel` with a `LayoutMap` putting
-    `"batch"` on those dimensions. FSDP2's options:
-    - `reshard_after_forward`: free a layer's gathered weights after its forward pass and
-      gather them again in the backward pass (less memory, one more all-gather per layer);
-    - `cpu_offload`: keep the shards, their gradients and the optimizer update on the CPU
-      (FSDP2's `CPUOffloadPolicy`; for GPU runs).
-    Under a mixed dtype policy (`mixed_bfloat16`), layers are gathered in the compute dtype
-    and their gradients reduced in float32.
+    `"batch"` on those dimensions. `reshard_after_forward` (FSDP2's option): free a layer's
+    gathered weights after its forward pass and gather them again in the backward pass (less
+    memory, one more all-gather per layer). Under a mixed dtype policy (`mixed_bfloat16`),
+    layers are gathered in the compute dtype and their gradients reduced in float32.
     """
 
     def __init__(self, device_mesh=None, devices=None, auto_shard_dataset=True,
-                 min_num_elements=1, reshard_after_forward=True, cpu_offload=False):
+                 min_num_elements=1, reshard_after_forward=True):
         super().__init__(device_mesh=device_mesh, devices=devices,
                          auto_shard_dataset=auto_shard_dataset)
         self.min_num_elements = min_num_elements
         self.reshard_after_forward = bool(reshard_after_forward)
-        self.cpu_offload = bool(cpu_offload)
 
     def get_variable_layout(self, variable):
         if getattr(variable, "_layout", None) is not None:
