@@ -28,6 +28,7 @@ from torch.nn.modules.module import _global_forward_pre_hooks
 
 from tkeras.core import dtype_policies
 from tkeras.core import naming
+from tkeras.core import scopes
 from tkeras.core.registry import keras_export
 from tkeras.core.variables import KerasVariable
 from tkeras.model.keras_tensor import KerasTensor
@@ -269,6 +270,8 @@ class Layer(nn.Module):
         nn.Module.__init__(self)
         self.training = False
         object.__setattr__(self, "_auto_config", _capture_auto_config(cls, args, kwargs))
+        mode = scopes.get_current_remat_mode()  # a `keras.RematScope` applies at creation
+        self._remat_mode = mode if mode is not None and mode.mode is not None else None
         return self
 
     def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True,
@@ -544,7 +547,24 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------------------ call
     def forward(self, *args, **kwargs):
+        if self._remat_mode is not None:
+            return self.rematerialized_call(self.call, *args, **kwargs)(*args, **kwargs)
         return self.call(*args, **kwargs)
+
+    def rematerialized_call(self, layer_call, *args, **kwargs):
+        """`layer_call` wrapped for recomputation in backward as this layer's `RematScope`
+        mode asks (unchanged outside any scope)."""
+        return scopes.rematerialized_call(self, layer_call, *args, **kwargs)
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args,
+                       return_losses=False, **kwargs):
+        """Call with the given variable values, changing no variable (Keras's API); returns
+        `(outputs, non_trainable_variables)` (plus `losses` with `return_losses=True`).
+        Gradients flow to the tensors passed in (see `tkeras.core.stateless_scope`)."""
+        from tkeras.core.stateless_scope import stateless_call
+
+        return stateless_call(self, trainable_variables, non_trainable_variables, args, kwargs,
+                              return_losses=return_losses)
 
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"Layer {self.__class__.__name__} does not implement call().")
@@ -563,7 +583,8 @@ class Layer(nn.Module):
             info = _CALL_SIGNATURES.get(type(self))
             policy = self._dtype_policy
             spec = self.input_spec
-            if (info is not None and info["plain"] and isinstance(first, torch.Tensor)
+            if (info is not None and info["plain"] and self._remat_mode is None
+                    and isinstance(first, torch.Tensor)
                     and (first.dtype is policy.compute_torch_dtype
                          or not first.is_floating_point())
                     and not policy.autocasts
@@ -673,7 +694,7 @@ class Layer(nn.Module):
                   or _global_backward_pre_hooks or self._compiled_call_impl is not None
                   or _get_tracing_state()):
                 outputs = super().__call__(*args, **kwargs)
-            elif info["plain_forward"]:
+            elif info["plain_forward"] and self._remat_mode is None:
                 # What torch's `Module.__call__` does when no hook is registered, frames fewer.
                 outputs = self.call(*args, **kwargs)
             else:
