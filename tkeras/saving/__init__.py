@@ -34,6 +34,7 @@ from tkeras.core.registry import get_registered_name
 from tkeras.core.registry import get_registered_object
 from tkeras.core.registry import register_keras_serializable
 from tkeras.core.registry import serialize_keras_object
+from tkeras.saving.file_editor import KerasFileEditor
 
 _LEGACY = (".h5", ".hdf5")
 # What parsing libraries raise on corrupted bytes; loaders turn these into `FileFormatError`.
@@ -226,7 +227,7 @@ def _load_weights_from_keras(model, filepath, skip_mismatch):
 
 
 __all__ = [
-    "CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
+    "CustomObjectScope", "KerasFileEditor", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
     "get_registered_name", "get_registered_object", "load_model", "load_weights",
     "register_keras_serializable", "save_model", "save_weights", "serialize_keras_object",
     "FileFormatError", "UnsafeFileError", "WeightsMismatchError",
