@@ -313,3 +313,26 @@ def test_fsdp2_from_a_layout_map_naming_only_the_batch_axis():
         assert r["local"] == [[8, 8], [16], [16, 6], [6]]
         # the variables the layout leaves whole are averaged by the DDP reducer
         assert r["replicated"] == ["d1/bias", "d2/kernel", "d2/bias"]
+
+
+# ----------------------------------------------------------------------------- nested layers
+def _transformer_body():
+    D.set_distribution(D.FullyShardedDataParallel(devices=2))
+    x, y = common.transformer_data()
+    model = common.transformer_block(seed=runtime.process_id())
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    return {"full": list(D.gather_full_state(model).values()),
+            "groups": sorted(str(type(m).__name__) for m in model.modules()
+                             if getattr(torch.distributed.fsdp.fully_shard.state(m),
+                                        "_fsdp_param_group", None) is not None)}
+
+
+def test_fsdp2_transformer_block_groups_nested_layers():
+    x, y = common.transformer_data()
+    reference = common.transformer_block()
+    reference.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for r in fork_run(_transformer_body, 2):
+        assert _max_diff(r["full"], _weights(reference)) < TOL
+        # MultiHeadAttention's weights live in its 4 EinsumDense sub-layers: one group each
+        assert r["groups"] == ["Dense", "Dense", "EinsumDense", "EinsumDense", "EinsumDense",
+                               "EinsumDense", "LayerNormalization"]

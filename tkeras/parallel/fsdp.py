@@ -1,4 +1,4 @@
-"""Batch-axis sharding on torch's FSDP2 (`torch.distributed.fsdp.fully_shard`), Keras variables kept.
+"""Batch-axis sharding on torch's FSDP2 (`fully_shard`), the Keras variables kept.
 
 Used by `sharding.DistributedModel` when the distribution shards variables over the batch axis
 only (`FullyShardedDataParallel`, or a `LayoutMap` naming no other mesh axis): every layer that
