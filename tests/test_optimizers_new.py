@@ -96,6 +96,17 @@ for cid, config in json.loads(str(inputs["cases"])).items():
     outputs[f"{{cid}}/serialized"] = keras.optimizers.serialize(opt)
     outputs[f"{{cid}}/iterations"] = int(opt.iterations)
 
+# Optimizer state in a .keras file written by Keras (one step of fit).
+for opt_name, opt in [("muon", keras.optimizers.Muon(learning_rate=0.01)),
+                      ("sf", keras.optimizers.ScheduleFreeAdamW()),
+                      ("multi", keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(
+                          keras.optimizers.SGD(momentum=0.9), {{".*bias": keras.optimizers.Adam()}})))]:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(np.ones((8, 4)), np.ones((8, 3)), epochs=1, verbose=0)
+    model.save(f"{{opt_name}}.keras")
+    outputs[f"saved/{{opt_name}}"] = [v.numpy().tolist() for v in opt.variables]
+
 outputs["legacy"] = sorted(n for n in dir(keras.optimizers.legacy) if not n.startswith("_"))
 try:
     keras.optimizers.legacy.Adam(learning_rate=0.1)
@@ -105,9 +116,14 @@ except ImportError as e:
 
 
 @pytest.fixture(scope="module")
-def oracle():
+def saved_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("keras_saved")
+
+
+@pytest.fixture(scope="module")
+def oracle(saved_dir):
     inputs = _inputs()
-    return inputs, run_keras(KERAS_CODE, inputs)
+    return inputs, run_keras(KERAS_CODE, inputs, cwd=str(saved_dir))
 
 
 def _run(case_id, inputs):
@@ -160,6 +176,19 @@ def test_config_matches_keras(oracle, case_id):
     from_keras = optimizers.deserialize(ref[f"{case_id}/serialized"])
     assert type(from_keras) is type(opt)
     assert optimizers.serialize(from_keras) == expected
+
+
+@requires_keras
+@pytest.mark.parametrize("opt_name", ["muon", "sf", "multi"])
+def test_optimizer_state_loads_from_keras_file(oracle, saved_dir, opt_name):
+    import tkeras as keras
+
+    _, ref = oracle
+    model = keras.saving.load_model(str(saved_dir / f"{opt_name}.keras"))
+    expected = ref[f"saved/{opt_name}"]
+    assert len(model.optimizer.variables) == len(expected)
+    for v, e in zip(model.optimizer.variables, expected):
+        np.testing.assert_allclose(v.detach().numpy(), np.array(e), rtol=0, atol=0)
 
 
 @requires_keras
