@@ -118,11 +118,11 @@ def test_custom_objects_and_scopes_resolve():
 
 
 HUGE_DENSE = {"class_name": "Sequential", "config": {"name": "s", "layers": [
-    {"class_name": "InputLayer", "config": {"batch_shape": [None, 1 << 20], "name": "in"}},
-    {"class_name": "Dense", "config": {"name": "too_big", "units": 1 << 21}}]}}
+    {"class_name": "InputLayer", "config": {"batch_shape": [None, 1 << 24], "name": "in"}},
+    {"class_name": "Dense", "config": {"name": "too_big", "units": 1 << 24}}]}}
 HUGE_EMBEDDING = {"class_name": "Sequential", "config": {"name": "s", "layers": [
     {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "in"}},
-    {"class_name": "Embedding", "config": {"name": "huge_table", "input_dim": 1 << 40,
+    {"class_name": "Embedding", "config": {"name": "huge_table", "input_dim": 1 << 50,
                                            "output_dim": 8}}]}}
 
 
@@ -130,7 +130,8 @@ HUGE_EMBEDDING = {"class_name": "Sequential", "config": {"name": "s", "layers": 
                                            (HUGE_EMBEDDING, "'huge_table' (Embedding)")])
 def test_config_build_is_capped(config, layer):
     """A config holds no weights: building more than the machine's memory is refused, naming
-    the layer, before any allocation (8 TiB / 32 TiB here)."""
+    the layer, before any allocation (1 PiB / 32 PiB here: more than any address space, so a
+    missing cap fails fast instead of exhausting memory)."""
     with pytest.raises(ValueError, match=re.escape(f"layer {layer}")) as info:
         tkeras.saving.deserialize_keras_object(config)
     assert isinstance(info.value, safety.UnsafeFileError)
@@ -145,3 +146,12 @@ def test_config_cap_can_be_raised_and_allows_normal_models(monkeypatch):
     monkeypatch.setattr(safety, "MAX_CONFIG_BUILD_BYTES", 1000)
     with pytest.raises(safety.UnsafeFileError, match="layer 'd' \\(Dense\\)"):
         tkeras.saving.deserialize_keras_object(small)
+
+
+@pytest.mark.xfail(strict=True, reason="tkeras/model/serialization.py (not owned by the saving "
+                   "work) still calls the registry without `safety.config_budget()`")
+def test_model_from_json_is_capped():
+    import json
+
+    with pytest.raises(safety.UnsafeFileError, match=re.escape("layer 'huge_table' (Embedding)")):
+        tkeras.models.model_from_json(json.dumps(HUGE_EMBEDDING))
