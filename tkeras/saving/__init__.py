@@ -229,6 +229,6 @@ def _load_weights_from_keras(model, filepath, skip_mismatch):
 __all__ = [
     "CustomObjectScope", "KerasFileEditor", "custom_object_scope", "deserialize_keras_object",
     "get_custom_objects", "get_registered_name", "get_registered_object", "load_model",
-    "load_weights", "register_keras_serializable", "save_model", "save_weights", "serialize_keras_object",
-    "FileFormatError", "UnsafeFileError", "WeightsMismatchError",
+    "load_weights", "register_keras_serializable", "save_model", "save_weights",
+    "serialize_keras_object", "FileFormatError", "UnsafeFileError", "WeightsMismatchError",
 ]
