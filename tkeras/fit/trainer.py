@@ -874,9 +874,12 @@ class Trainer:
 
     def _predict_grad_mode(self):
         """`inference_mode` unless a layer keeps state across calls (stateful RNNs), whose
-        tensors must stay usable by autograd later."""
+        tensors must stay usable by autograd later, or the model is on torch-xla (slicing an
+        XLA batch under `inference_mode` fails: "Cannot set version_counter for inference
+        tensor")."""
         stateful = any(getattr(m, "stateful", False) for m in self.modules())
-        return torch.no_grad() if stateful else torch.inference_mode()
+        on_xla = any(w.device.type == "xla" for w in self.weights[:1])
+        return torch.no_grad() if stateful or on_xla else torch.inference_mode()
 
     def make_predict_function(self, force=False):
         """`data -> outputs`; `predict` runs it under `_predict_grad_mode()`, and `evaluate`
