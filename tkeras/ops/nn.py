@@ -496,19 +496,123 @@ def _ctc_greedy_decode(inputs, sequence_lengths, merge_repeated, mask_index):
     return indices.unsqueeze(0), -torch.sum(scores, dim=1)[:, None]
 
 
+# Keras's torch beam search (a port of its JAX one) dedups paths by a polynomial hash with
+# Knuth's constant; the hash order decides ties, so it is reproduced exactly (int64 wrap-around
+# included).
+_KNUTH_HASH_CONSTANT = 2654435769
+_PAD = -1
+
+
+def _unique_padded(paths, size):
+    """Unique rows of `paths` (in hash order) padded with `_PAD` rows to `size`, and the index
+    of each input row among them (like `jnp.unique(..., size, fill_value, return_inverse)`)."""
+    n, t = paths.shape
+    powers = _KNUTH_HASH_CONSTANT ** torch.arange(t, dtype=torch.int64, device=paths.device)
+    hashes = ((paths.to(torch.int64) + 1) * powers).sum(dim=1)
+    order = torch.argsort(hashes, stable=True)
+    sorted_paths, sorted_hashes = paths[order], hashes[order]
+    is_dup = (sorted_hashes[1:] == sorted_hashes[:-1]) & (
+        sorted_paths[1:] == sorted_paths[:-1]).all(dim=1)
+    is_first = torch.cat([torch.ones(1, dtype=torch.bool, device=paths.device), ~is_dup])
+    inverse = torch.empty(n, dtype=torch.int64, device=paths.device)
+    inverse[order] = torch.cumsum(is_first.to(torch.int64), dim=0) - 1
+    unique = sorted_paths[is_first]
+    if unique.shape[0] < size:
+        unique = torch.cat([unique, unique.new_full((size - unique.shape[0], t), _PAD)])
+    return unique, inverse
+
+
+def _merge_scores(inverse, scores, num_uniques):
+    """Log-space sum of `scores` per unique path."""
+    scores_max = scores.max()
+    out = torch.zeros(num_uniques, dtype=scores.dtype, device=scores.device)
+    out.scatter_add_(0, inverse, torch.exp(scores - scores_max))
+    return torch.log(out) + scores_max
+
+
+def _ctc_beam_extend(paths, scores, masked, x, num_classes, mask_index):
+    """Every beam extended by every class for one timestep (a blank or a repeat of the last
+    label without a blank in between leaves the path as it is)."""
+    paths = paths.repeat_interleave(num_classes, dim=0)
+    scores = scores.repeat_interleave(num_classes)
+    prev_masked = masked.repeat_interleave(num_classes)
+    tail_index = (paths == _PAD).to(torch.int32).argmax(dim=1)
+    rows = torch.arange(paths.shape[0], device=paths.device)
+    tails = torch.where(tail_index == 0, _PAD, paths[rows, tail_index - 1])
+    classes = torch.arange(num_classes, device=paths.device, dtype=paths.dtype)
+    classes[mask_index] = _PAD
+    classes = classes.repeat(paths.shape[0] // num_classes)
+    masked = classes == _PAD
+    classes = torch.where(~prev_masked & (tails == classes), _PAD, classes)
+    paths[rows, tail_index] = classes
+    return paths, scores + x.repeat(paths.shape[0] // num_classes), masked
+
+
+def _ctc_beam_prune(paths, scores, masked, num_classes, beam_width):
+    """Merge equal paths, keep the `beam_width` best as (emitting, blank-ended) score tracks."""
+    unique, inverse = _unique_padded(paths, 2 * num_classes * beam_width)
+    n = unique.shape[0]
+    emit = _merge_scores(inverse, torch.where(masked, float("-inf"), scores), n)
+    blank = _merge_scores(inverse, torch.where(masked, scores, float("-inf")), n)
+    top = torch.argsort(torch.logaddexp(emit, blank), stable=True)[-beam_width:]
+    masked = torch.cat([torch.zeros(beam_width, dtype=torch.bool, device=paths.device),
+                        torch.ones(beam_width, dtype=torch.bool, device=paths.device)])
+    return unique[top].repeat(2, 1), torch.cat([emit[top], blank[top]]), masked
+
+
+def _ctc_beam_search_decode(inputs, sequence_lengths, beam_width, top_paths, mask_index):
+    """Keras's torch-backend beam search (same tie-breaking and score merging): decoded
+    `(top_paths, batch, time)` int32 with -1 padding and log-probability scores
+    `(batch, top_paths)`. The batch is iterated in Python, as in Keras."""
+    batch_size, max_seq_len, num_classes = inputs.shape
+    inputs = F.log_softmax(inputs, dim=-1)
+    if mask_index is None:
+        mask_index = num_classes - 1
+    # Classes are flipped so that ascending stable argsorts break ties as Keras's JAX original.
+    inputs = torch.flip(inputs, dims=[2])
+    mask_index = num_classes - mask_index - 1
+    num_init_paths = min(num_classes, beam_width)
+    all_paths, all_scores = [], []
+    for b, seq_len in enumerate(sequence_lengths.detach().cpu().tolist()):
+        x = inputs[b]
+        paths = torch.full((2 * beam_width, max_seq_len), _PAD, dtype=torch.int32,
+                           device=inputs.device)
+        max_classes = torch.argsort(x[0], stable=True)[-num_init_paths:]
+        paths[:num_init_paths, 0] = torch.where(max_classes == mask_index, _PAD,
+                                                max_classes.to(torch.int32))
+        scores = torch.full((2 * beam_width,), float("-inf"), dtype=inputs.dtype,
+                            device=inputs.device)
+        scores[:num_init_paths] = x[0, max_classes]
+        masked = paths[:, 0] == _PAD
+        for t in range(1, int(seq_len)):
+            paths, scores, masked = _ctc_beam_extend(paths, scores, masked, x[t], num_classes,
+                                                     mask_index)
+            paths, scores, masked = _ctc_beam_prune(paths, scores, masked, num_classes,
+                                                    beam_width)
+        unique, inverse = _unique_padded(paths, 2 * num_classes * beam_width)
+        scores = _merge_scores(inverse, scores, unique.shape[0])
+        top = torch.argsort(scores, stable=True)[-top_paths:].flip(0)
+        all_paths.append(unique[top])
+        all_scores.append(scores[top])
+    paths = torch.stack(all_paths, dim=0)
+    paths = torch.where(paths == _PAD, _PAD, num_classes - paths - 1)
+    return paths.permute(1, 0, 2), torch.stack(all_scores, dim=0)
+
+
 @keras_op("nn", tensors=("inputs", "sequence_lengths"), class_name="CTCDecode")
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
                merge_repeated=True, mask_index=0):
-    """Greedy CTC decoding as Keras: `(decoded (1, batch, time) int32 with -1 padding,
-    scores (batch, 1))`. Beam search is not implemented (see docs/ops.md)."""
+    """CTC decoding as Keras's torch backend: greedy gives `(decoded (1, batch, time) int32
+    with -1 padding, scores (batch, 1))`; beam search gives `(top_paths, batch, time)` paths
+    and `(batch, top_paths)` log-probability scores."""
     inputs = to_tensor(inputs)
     inputs = inputs.to(dtypes.torch_dtype(dtypes.result_type(inputs.dtype, "float32")))
     sequence_lengths = to_tensor(sequence_lengths, "int32")
     if strategy == "greedy":
         return _ctc_greedy_decode(inputs, sequence_lengths, merge_repeated, mask_index)
     if strategy == "beam_search":
-        raise NotImplementedError(
-            "ctc_decode(strategy='beam_search') is not implemented in tkeras yet.")
+        return _ctc_beam_search_decode(inputs, sequence_lengths, beam_width, top_paths,
+                                       mask_index)
     raise ValueError(
         f"Invalid strategy {strategy}. Supported values are 'greedy' and 'beam_search'.")
 
