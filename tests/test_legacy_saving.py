@@ -148,8 +148,6 @@ def test_config_cap_can_be_raised_and_allows_normal_models(monkeypatch):
         tkeras.saving.deserialize_keras_object(small)
 
 
-@pytest.mark.xfail(strict=True, reason="tkeras/model/serialization.py (not owned by the saving "
-                   "work) still calls the registry without `safety.config_budget()`")
 def test_model_from_json_is_capped():
     import json
 

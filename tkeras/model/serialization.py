@@ -2,6 +2,7 @@
 
 import json
 
+from tkeras.compat import safety
 from tkeras.core.registry import deserialize_keras_object
 
 
@@ -13,5 +14,6 @@ def model_from_json(json_string, custom_objects=None):
         raise ValueError(f"model_from_json: the string is not valid JSON ({e}).") from e
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError("model_from_json: expected a JSON object with a 'class_name' key.")
-    return deserialize_keras_object(config, custom_objects=custom_objects,
-                                    printable_module_name="models")
+    with safety.config_budget():  # a config alone may not allocate more than the machine has
+        return deserialize_keras_object(config, custom_objects=custom_objects,
+                                        printable_module_name="models")
