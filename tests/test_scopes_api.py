@@ -207,6 +207,18 @@ def test_stateless_scope_nesting_and_validation():
         StatelessScope([(v, torch.ones(4))])
 
 
+def test_stateless_scope_records_assign_on_unmapped_variables():
+    """Keras: inside the scope, `assign*` of any variable is recorded, the variable is kept."""
+    v = keras.Variable(np.zeros(3, "float32"))
+    with StatelessScope() as scope:
+        v.assign(np.full(3, 2.0, "float32"))
+        v.assign_add(np.ones(3, "float32"))
+        v.assign_sub(np.full(3, 0.5, "float32"))
+        assert float(v.detach().sum()) == 7.5  # read inside the scope: the new value
+    assert float(v.detach().sum()) == 0.0
+    np.testing.assert_array_equal(scope.get_current_value(v).numpy(), np.full(3, 2.5))
+
+
 def test_symbolic_scope():
     assert not in_symbolic_scope()
     with SymbolicScope() as outer:

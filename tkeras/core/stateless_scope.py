@@ -10,7 +10,8 @@ Deliberate differences from Keras: gradients of computations inside the scope fl
 variables, not to the mapped tensors (`stateless_call` gives gradients to the passed tensors),
 and must be taken before the scope exits (ops may have saved the variables, whose storage is
 restored on exit);
-`variable.assign` on an unmapped variable changes it (Keras records it in the scope);
+`assign` on an unmapped variable is recorded as in Keras, but an in-place kernel update of an
+unmapped variable (not through `assign`) still lands in the variable;
 `initialize_variables` is accepted and has no effect (tkeras variables are created initialized).
 """
 

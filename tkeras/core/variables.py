@@ -111,16 +111,19 @@ class KerasVariable(nn.Parameter):
                 f"`variable.assign(value)` must match. variable.shape={tuple(self.shape)}, "
                 f"Received: value.shape={tuple(value.shape)}. Target variable: {self.path}"
             )
+        _stateless_copy(self)
         with torch.no_grad():
             self.copy_(value.to(device=self.device, dtype=self.dtype))
         return self
 
     def assign_add(self, value):
+        _stateless_copy(self)
         with torch.no_grad():
             self.add_(torch.as_tensor(value, device=self.device, dtype=self.dtype))
         return self
 
     def assign_sub(self, value):
+        _stateless_copy(self)
         with torch.no_grad():
             self.sub_(torch.as_tensor(value, device=self.device, dtype=self.dtype))
         return self
@@ -188,3 +191,14 @@ def _rebuild_keras_variable(data, requires_grad, meta):
     for key, value in meta.items():
         setattr(var, key, value)
     return var
+
+
+def _stateless_copy(variable):
+    """Inside a `keras.StatelessScope`, `assign*` on a variable the scope does not map yet
+    updates a scope-owned copy (read back with `scope.get_current_value`); the variable keeps
+    its value after the scope, as in Keras."""
+    from tkeras.core.stateless_scope import get_stateless_scope
+
+    scope = get_stateless_scope()
+    if scope is not None and id(variable) not in scope._variables:
+        scope._swap_in(variable, variable.data)
