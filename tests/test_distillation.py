@@ -245,9 +245,6 @@ def test_load_keras_file(oracle):
     assert not loaded.teacher.trainable
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tkeras/core/registry.py resolves a top-level 'models' config only from the models family; "
-    "'keras.distillation' needs a family there (reported; not this task's file)"))
 def test_load_keras_file_without_custom_objects(oracle):
     loaded = tkeras.models.load_model(oracle["keras_file"])
     assert isinstance(loaded, tkeras.distillation.Distiller)
