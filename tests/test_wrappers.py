@@ -322,3 +322,25 @@ def test_fitted_estimator_pickles():
     est = SKLearnRegressor(model=_build, fit_kwargs={"epochs": 1, "verbose": 0}).fit(X, X[:, 0])
     restored = pickle.loads(pickle.dumps(est))
     np.testing.assert_allclose(restored.predict(X), est.predict(X), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_without_scikit_learn_constructors_raise_keras_import_error():
+    """In a process where scikit-learn cannot be imported, the classes exist and their
+    constructors raise Keras's ImportError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sklearn'] = None\n"
+        "from tkeras.wrappers import SKLearnRegressor\n"
+        "try:\n"
+        "    SKLearnRegressor(model=None)\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("SKLearnRegressor requires `scikit-learn` to be installed. "
+                                  "Run `pip install scikit-learn` to install it.")
