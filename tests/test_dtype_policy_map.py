@@ -157,9 +157,6 @@ def test_layer_keeps_the_map_as_its_policy(oracle):
     assert layer.get_config()["dtype"] == oracle["layers"]["config_dtype"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tkeras/layers/layer.py computes with the map's default policy (no Layer.path lookup); "
-    "the patch is in the h3_misc report"))
 def test_layers_look_up_their_path(oracle):
     import torch
 

@@ -371,7 +371,3 @@ def test_ops_trace_under_torch_compile():
     compiled = torch.compile(fn, backend="eager", fullgraph=True)
     torch.testing.assert_close(compiled(x, k), fn(x, k))
 
-
-def test_beam_search_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="beam_search"):
-        tkeras.ops.ctc_decode(torch.zeros(1, 3, 4), torch.tensor([3]), strategy="beam_search")

@@ -163,9 +163,6 @@ def _build(X, y, loss="mse", out_activation="linear"):
     return _namespace(tkeras)["build"](X, y, loss, out_activation)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "tkeras clone_model does not compile the clone of a compiled model (Keras's "
-    "cloning.py does, with compile_from_config): reported, tkeras/model/cloning.py"))
 def test_model_instance_is_cloned():
     X = np.random.default_rng(1).normal(size=(16, 5))
     y = X.sum(axis=1)
@@ -259,9 +256,7 @@ def dynamic_model(X, y, loss, out_activation_function="softmax", layers=[10]):
     return model
 
 
-# Keras's own list (sklearn_test.py), plus pickling: Keras pickles models through the .keras
-# format (KerasSaveable.__reduce__); tkeras's Model has no __reduce__ yet (reported).
-_PICKLE = {"check_estimators_pickle": "tkeras Model has no __reduce__ (pickle) yet"}
+# Keras's own list (sklearn_test.py).
 EXPECTED_FAILED_CHECKS = {
     "SKLearnClassifier": {
         "check_classifiers_regression_target": "not an issue in sklearn>=1.6",
@@ -274,12 +269,11 @@ EXPECTED_FAILED_CHECKS = {
         "check_fit_idempotent": "This test assumes reproducibility in fit.",
         "check_classifiers_train": "decision_function can return both probabilities and "
                                    "logits",
-        **_PICKLE,
     },
     "SKLearnRegressor": {"check_parameters_default_constructible": "not an issue in "
-                                                                    "sklearn>=1.6", **_PICKLE},
+                                                                    "sklearn>=1.6",},
     "SKLearnTransformer": {"check_parameters_default_constructible": "not an issue in "
-                                                                      "sklearn>=1.6", **_PICKLE},
+                                                                      "sklearn>=1.6",},
 }
 
 ESTIMATORS = [
@@ -315,8 +309,6 @@ def test_decision_function_argmax_is_predict(estimator):
                                   estimator.predict(X).flatten())
 
 
-@pytest.mark.xfail(strict=True, raises=(AttributeError, pickle.PicklingError),
-                   reason="tkeras Model has no __reduce__ (Keras pickles via .keras): reported")
 def test_fitted_estimator_pickles():
     X = np.random.default_rng(4).normal(size=(8, 5))
     est = SKLearnRegressor(model=_build, fit_kwargs={"epochs": 1, "verbose": 0}).fit(X, X[:, 0])

@@ -18,6 +18,9 @@ from tkeras.core.regularizers import Regularizer  # noqa: E402
 from tkeras.core.scopes import device  # noqa: E402
 from tkeras.core.scopes import name_scope  # noqa: E402
 from tkeras.core.scopes import remat  # noqa: E402
+from tkeras.core.scopes import RematScope  # noqa: E402
+from tkeras.core.stateless_scope import StatelessScope  # noqa: E402
+from tkeras.core.symbolic_scope import SymbolicScope  # noqa: E402
 from tkeras.fit.losses import Loss  # noqa: E402
 from tkeras.fit.metrics import Metric  # noqa: E402
 from tkeras.fit.optimizers.base import Optimizer  # noqa: E402
@@ -27,23 +30,30 @@ from tkeras import backend  # noqa: E402
 from tkeras import callbacks  # noqa: E402
 from tkeras import config  # noqa: E402
 from tkeras import constraints  # noqa: E402
+from tkeras import datasets  # noqa: E402
+from tkeras import distillation  # noqa: E402
 from tkeras import distribution  # noqa: E402
 from tkeras import dtype_policies  # noqa: E402
 from tkeras import initializers  # noqa: E402
 from tkeras import layers  # noqa: E402
+from tkeras import legacy  # noqa: E402
 from tkeras import losses  # noqa: E402
 from tkeras import metrics  # noqa: E402
 from tkeras import mixed_precision  # noqa: E402
 from tkeras import models  # noqa: E402
 from tkeras import ops  # noqa: E402
 from tkeras import optimizers  # noqa: E402
+from tkeras import preprocessing  # noqa: E402
 from tkeras import quantizers  # noqa: E402
 from tkeras import random  # noqa: E402
 from tkeras import regularizers  # noqa: E402
 from tkeras import saving  # noqa: E402
 from tkeras import tree  # noqa: E402
 from tkeras import utils  # noqa: E402
+from tkeras import visualization  # noqa: E402
+from tkeras import wrappers  # noqa: E402
 from tkeras.ops import Operation  # noqa: E402
+from tkeras.ops.function import Function  # noqa: E402
 from tkeras.quantizers import Quantizer  # noqa: E402
 
 

@@ -294,7 +294,9 @@ class Layer(nn.Module):
         else:
             self._batch_input_shape = None
         self.name = name or naming.auto_name(self.__class__.__name__)
-        self._dtype_policy = dtype_policies.get(dtype)
+        self._path = None
+        self._dtype_policy_map = None
+        self._set_dtype_policy(dtype_policies.get(dtype))
         self._trainable = bool(trainable)
         self.autocast = autocast
         self.built = False
@@ -360,6 +362,8 @@ class Layer(nn.Module):
         from tkeras.core import constraints, initializers, regularizers
 
         shape = () if shape is None else tuple(int(s) for s in shape)
+        if self._path is None:  # `build` called directly
+            self._set_path()
         dtype = dtype_policies.standardize_dtype(dtype or self.variable_dtype)
         if initializer is None:
             initializer = "glorot_uniform" if "float" in dtype else "zeros"
@@ -478,11 +482,42 @@ class Layer(nn.Module):
     # ------------------------------------------------------------------------------ dtype
     @property
     def dtype_policy(self):
-        return self._dtype_policy
+        return self._dtype_policy if self._dtype_policy_map is None else self._dtype_policy_map
 
     @dtype_policy.setter
     def dtype_policy(self, value):
-        self._dtype_policy = dtype_policies.get(value)
+        policy = dtype_policies.get(value)
+        if self._dtype_policy_map is not None and self._path:
+            # As Keras: the layer's own entry of its map is replaced.
+            if self._path in self._dtype_policy_map:
+                del self._dtype_policy_map[self._path]
+            self._dtype_policy_map[self._path] = policy
+            self._dtype_policy = self._dtype_policy_map[self._path]
+        else:
+            self._dtype_policy_map = None
+            self._set_dtype_policy(policy)
+
+    def _set_dtype_policy(self, policy):
+        """`_dtype_policy` is the policy the layer computes with. Given a `DTypePolicyMap` (kept
+        as `dtype_policy`, and serialized), that is `map[self.path]` once the layer has a path,
+        the map's default policy before (Keras's lookups)."""
+        if isinstance(policy, dtype_policies.DTypePolicyMap):
+            self._dtype_policy_map = policy
+            policy = policy[self._path] if self._path else policy.default_policy
+        self._dtype_policy = policy
+
+    @property
+    def path(self):
+        """The layer's name-scope path (`"model/dense"`), set when it is built (None before),
+        as in Keras; its variables' paths start with it."""
+        return self._path
+
+    def _set_path(self):
+        scopes = CALL_STATE.name_scope
+        prefix = scopes if scopes and scopes[-1] == self.name else scopes + [self.name]
+        self._path = "/".join(prefix)
+        if self._dtype_policy_map is not None:
+            self._dtype_policy = self._dtype_policy_map[self._path]
 
     @property
     def dtype(self):
@@ -501,6 +536,7 @@ class Layer(nn.Module):
         self.built = True
 
     def _build_from_call(self, args, kwargs):
+        self._set_path()
         info = _call_info(type(self))
         build_params = info["build_params"]
         if len(build_params) <= 1 or not all(p.endswith("_shape") for p in build_params):
@@ -864,7 +900,7 @@ class Layer(nn.Module):
     def _serialized_dtype(self):
         from tkeras.core.registry import serialize_keras_object
 
-        return serialize_keras_object(self._dtype_policy)
+        return serialize_keras_object(self.dtype_policy)
 
     @classmethod
     def from_config(cls, config):

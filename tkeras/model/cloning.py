@@ -35,7 +35,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         for layer in layers:
             clone.add(layer, rebuild=False)
         clone._maybe_rebuild()
-        return clone
+        return _compiled_like(model, clone)
     if isinstance(model, Functional):
         if input_tensors is None:
             new_inputs = [Input(batch_shape=x.shape, dtype=x.dtype,
@@ -53,6 +53,13 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
 
         outputs = model._run_graph(new_inputs, call)
         inputs = _pack(model._inputs_struct, new_inputs)
-        return Functional(inputs, outputs, name=model.name)
+        return _compiled_like(model, Functional(inputs, outputs, name=model.name))
     return model.__class__.from_config(model.get_config())
 
+
+def _compiled_like(model, clone):
+    """As Keras: the clone of a compiled Sequential/functional model is compiled the same way
+    (`compile_from_config(model.get_compile_config())`: a new optimizer, same settings)."""
+    if model.compiled:
+        clone.compile_from_config(model.get_compile_config())
+    return clone

@@ -4,6 +4,7 @@
 `call` for a subclassed model, whose sub-layers are tracked by attribute assignment.
 """
 
+import copy
 import json
 
 import torch
@@ -161,6 +162,31 @@ class Model(Trainer, Layer):
     def get_config(self):
         return Layer.get_config(self)
 
+    def __reduce__(self):
+        """Keras (`KerasSaveable.__reduce__`): a model pickles as its `.keras` bytes (for joblib,
+        scikit-learn and multiprocessing); unpickling loads them with `safe_mode=False`."""
+        import os
+        import tempfile
+
+        from tkeras.compat import keras_zip
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.keras")
+            keras_zip.save_keras(self, path)
+            with open(path, "rb") as f:
+                data = f.read()
+        return (_unpickle_model, (data,))
+
+    def __deepcopy__(self, memo):
+        """`copy.deepcopy` stays torch's plain copy (same classes, copied tensors: what
+        `torch.optim.swa_utils.AveragedModel` and custom, unregistered layers need); only
+        pickling goes through `.keras` bytes."""
+        cls = type(self)
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        new.__setstate__(copy.deepcopy(self.__dict__, memo))
+        return new
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         from tkeras.model.functional import Functional, functional_from_config
@@ -169,6 +195,14 @@ class Model(Trainer, Layer):
             target = cls if issubclass(cls, Functional) else Functional
             return functional_from_config(target, config, custom_objects)
         return Layer.from_config.__func__(cls, config)
+
+
+def _unpickle_model(data):
+    import io
+
+    from tkeras.compat import keras_zip
+
+    return keras_zip.load_keras_fileobj(io.BytesIO(data), "<pickle>", safe_mode=False)
 
 
 def _inject_functional(cls):
