@@ -1,12 +1,13 @@
 """Batch-axis sharding on torch's FSDP2 (`fully_shard`), the Keras variables kept.
 
 Used by `sharding.DistributedModel` when the distribution shards variables over the batch axis
-only (`FullyShardedDataParallel`, or a `LayoutMap` naming no other mesh axis): every layer that
-owns batch-sharded trainable variables gets its own `fully_shard` group, the model is the root
-group. So FSDP2's engine runs: one flat all-gather per layer before its forward (prefetched),
-the gathered weights freed after the forward (`reshard_after_forward`) and gathered again in
-the backward pass, one reduce-scatter (averaged) of the layer's gradients, mixed-precision
-parameter / reduction dtypes. (FSDP2's CPU offload is not offered: the Keras optimizer creates
+(`FullyShardedDataParallel`, or a `LayoutMap` naming the batch axis, with or without other mesh
+axes): every layer that owns batch-sharded trainable variables gets its own `fully_shard` group
+on the batch axis's mesh, the model is the root group. So FSDP2's engine runs: one flat
+all-gather per layer before its forward (prefetched), the gathered weights freed after the
+forward (`reshard_after_forward`) and gathered again in the backward pass, one
+reduce-scatter (averaged) of the layer's gradients, mixed-precision parameter / reduction
+dtypes. (FSDP2's CPU offload is not offered: the Keras optimizer creates
 its slots on its own device and updates every trainable variable in one step, so offloaded
 shards would meet device-resident slots and replicated variables; untestable here without GPUs.)
 
@@ -30,6 +31,15 @@ callbacks and saving all hold the `KerasVariable`s):
   reached through that state, not the layer.
 - Non-trainable variables (BatchNormalization statistics, seeds) are FSDP `ignored_params`:
   replicated and broadcast from the first data-parallel process at every training step.
+
+With tensor parallel (a 2-D mesh: batch axis x model axes), FSDP2's parameter is the
+variable's model-axes shard, a plain tensor: FSDP2 shards, all-gathers and reduce-scatters it
+over the batch axis only, and the layer's tensor-parallel view (`sharding._ViewIn`) wraps the
+all-gathered parameter as a DTensor on the model axes (`DTensor.from_local`). That is what
+FSDP2 does itself for parameters that are DTensors on a tensor-parallel mesh (torch's 2-D
+recipe: `FSDPParam.init_unsharded_param` wraps the all-gathered local tensor the same way), with
+the same collectives; the Keras variables need not become DTensor parameters, and the
+tensor-parallel path stays the one used without the batch axis.
 """
 
 import torch
@@ -37,7 +47,8 @@ import torch
 
 def supports(plans, model):
     """Whether FSDP2 can hold every batch-sharded variable: registered on a module of the
-    model, and (FSDP2's rule) evenly divisible when sharded on a dimension other than 0."""
+    model, and (FSDP2's rule) its model-axes shard evenly divisible when sharded on a
+    dimension other than 0."""
     registered = {id(p) for m in model.modules() for p in m._parameters.values()
                   if p is not None}
     for plan in plans:
@@ -46,7 +57,8 @@ def supports(plans, model):
         v = plan.variable
         if id(v) not in registered or not v.is_contiguous():
             return False
-        if plan.batch_dim > 0 and v.shape[plan.batch_dim] % plan.batch_mesh.size():
+        size = plan.model_local_shape[plan.batch_dim]
+        if plan.batch_dim > 0 and size % plan.batch_mesh.size():
             return False
     return True
 
@@ -69,8 +81,9 @@ def _mixed_precision(module, variables):
 class FullyShardedLayers:
     """`fully_shard` applied to a model's layers, with its `KerasVariable`s bound to FSDP's shards.
 
-    `plans`: `VariablePlan`s (those with a `batch_dim` are sharded); `mesh`: the batch axis's
-    1-D `DeviceMesh`. `reshard_after_forward` is FSDP2's option.
+    `plans`: `VariablePlan`s (those with a `batch_dim` are sharded; those with a model mesh are
+    first cut to their model-axes shard, which FSDP2 then shards); `mesh`: the batch axis's 1-D
+    `DeviceMesh`. `reshard_after_forward` is FSDP2's option.
     """
 
     def __init__(self, model, plans, mesh, reshard_after_forward=True):
@@ -79,6 +92,12 @@ class FullyShardedLayers:
 
         sharded = {id(p.variable): p for p in plans if p.batch_dim is not None}
         ignored = {p for p in model.parameters() if id(p) not in sharded}
+        with torch.no_grad():
+            for plan in sharded.values():
+                if plan.model_mesh is not None:
+                    plan.variable.data = plan.model_local(plan.variable.data).clone(
+                        memory_format=torch.contiguous_format)
+                plan.on_fsdp2 = True
 
         def placement(param):
             return Shard(sharded[id(param)].batch_dim)

@@ -10,11 +10,14 @@ on it) and holds this process's part of the value:
   (`DTensor.from_local`), so torch's DTensor ops insert the collectives; gradients flow back to
   the local shard. Inputs enter the model as replicated DTensors, outputs leave it as plain
   tensors (`full_tensor`);
-- sharded on the batch axis (FSDP / ZeRO-3): its slice. With no other mesh axis splitting
-  anything, torch's FSDP2 (`fully_shard` per layer, `tkeras.parallel.fsdp`) owns the layers'
-  parameters and the variable shares the storage of its FSDP shard; with tensor parallel
-  (2-D), the layer sees the all-gathered value, whose gradient is reduce-scattered (averaged)
-  back onto the slice (tkeras's own ZeRO-3: `VariablePlan.view`).
+- sharded on the batch axis (FSDP / ZeRO-3): its slice. torch's FSDP2 (`fully_shard` per
+  layer on the batch axis's mesh, `tkeras.parallel.fsdp`) owns the layers' parameters and the
+  variable shares the storage of its FSDP shard. With tensor parallel too (2-D), FSDP2's
+  parameter is the variable's model-axes shard: the layer's DTensor view wraps FSDP's
+  all-gathered parameter, as FSDP2 itself does for DTensor parameters (torch's 2-D recipe).
+  Where FSDP2 cannot hold a variable (an uneven shard of a dimension other than 0), the model
+  takes tkeras's own ZeRO-3: the layer sees the all-gathered value, whose gradient is
+  reduce-scattered (averaged) back onto the slice (`VariablePlan.view`).
 Gradients come from plain autograd through `.grad` (`loss.backward()`; `fit`'s step takes
 them there through its strategy, `tkeras.parallel.strategy`), and the optimizer's state is sharded like the variables.
 
@@ -80,10 +83,11 @@ class VariablePlan:
         self.model_mesh = model_mesh
         self.batch_dim = batch_dim
         self.batch_mesh = batch_mesh
+        self.on_fsdp2 = False  # set when FSDP2 holds the batch-axis sharding
         self.model_local_shape = self.full_shape
         if model_mesh is not None:
             probe = torch.empty(self.full_shape, device="meta")
-            self.model_local_shape = tuple(self._model_local(probe).shape)
+            self.model_local_shape = tuple(self.model_local(probe).shape)
 
     @property
     def sharded(self):
@@ -93,7 +97,8 @@ class VariablePlan:
             self.model_mesh is not None
             and any(not isinstance(p, Replicate) for p in self.placements))
 
-    def _model_local(self, full):
+    def model_local(self, full):
+        """This process's part of `full` over the model axes only."""
         from torch.distributed.tensor import Shard
 
         t = full
@@ -104,7 +109,7 @@ class VariablePlan:
 
     def local_of(self, full):
         """This process's part of the whole value `full`."""
-        t = self._model_local(full) if self.model_mesh is not None else full
+        t = self.model_local(full) if self.model_mesh is not None else full
         if self.batch_dim is not None:
             t = _chunk(t, self.batch_dim, self.batch_mesh.size(), self.batch_mesh.get_local_rank())
         return t.contiguous()
@@ -118,12 +123,14 @@ class VariablePlan:
         d = d.redistribute(self.batch_mesh, [Replicate()])
         return d.to_local(grad_placements=[Partial("avg")]) if grad else d.to_local()
 
-    def view(self):
-        """What the layer computes with: a DTensor on the model axes, or the gathered tensor."""
+    def view(self, registered):
+        """What the layer computes with, from its registered parameter `registered` (the
+        variable, or FSDP2's all-gathered parameter during the layer's pass): a DTensor on the
+        model axes, or the tensor gathered over the batch axis."""
         from torch.distributed.tensor import DTensor
 
-        t = self.variable
-        if self.batch_dim is not None:
+        t = registered
+        if self.batch_dim is not None and not self.on_fsdp2:
             t = self._gathered_on_batch(t)
         if self.model_mesh is not None:
             t = DTensor.from_local(t, self.model_mesh, self.placements, run_check=False,
@@ -246,7 +253,7 @@ class _ViewIn:
 
     def __call__(self, module, args):
         for key, plan in self.entries:
-            module.__dict__[key] = plan.view()
+            module.__dict__[key] = plan.view(module._parameters[key])
         # DTensor's einsum/reshape rules read the global strides; a non-contiguous local shard
         # (e.g. attention heads transposed back) then fails to `view`: hand layers contiguous
         # inputs.
@@ -341,12 +348,13 @@ class DistributedModel:
                             self.batch_mesh)
 
     def _use_fsdp2(self):
-        """Batch-axis sharding alone (no other mesh axis splits anything) runs on torch's
-        FSDP2 (`tkeras.parallel.fsdp`); with tensor parallel it is tkeras's own path below."""
+        """Batch-axis sharding runs on torch's FSDP2 (`tkeras.parallel.fsdp`), alone or with
+        tensor parallel, when FSDP2 can hold every batch-sharded variable; else it is tkeras's
+        own path (`VariablePlan._gathered_on_batch`)."""
         from tkeras.parallel import fsdp
 
         plans = list(self.plans.values())
-        return (self.model_mesh is None and self.data_size > 1
+        return (self.data_size > 1
                 and any(p.batch_dim is not None for p in plans)
                 and fsdp.supports(plans, self.model))
 
@@ -400,6 +408,11 @@ class DistributedModel:
                     continue
                 if needs_view or (plan.batch_dim is not None and self.fsdp is None):
                     owners.setdefault(module, []).append((key, plan))
+        if needs_view and self.fsdp is not None:  # registered there: FSDP2's parameters
+            for variable, fsdp_param in self.fsdp.variables:
+                info = fsdp_param._module_info
+                owners.setdefault(info.module, []).append((info.param_name,
+                                                           self.plans[id(variable)]))
         for module, entries in owners.items():
             self._handles.append(module.register_forward_pre_hook(_ViewIn(entries)))
             self._handles.append(module.register_forward_hook(_ViewOut(entries),
