@@ -94,7 +94,15 @@ def to_tensor(x):
         arr = np.asarray(x)
         if arr.dtype == object or arr.dtype.kind in "USO":
             raise ValueError(f"Unsupported array dtype for training data: {arr.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        arr = np.ascontiguousarray(arr)
+        if arr.flags.writeable:
+            t = torch.from_numpy(arr)
+        else:
+            # Read-only arrays (np.load(mmap_mode="r"), scikit-learn's checks) are shared, not
+            # copied: tkeras only reads batches, so torch's "not writable" warning is moot.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                t = torch.from_numpy(arr)
     if t.dtype == torch.float64 and config.floatx() != "float64":
         t = t.to(getattr(torch, config.floatx()))
     return t
