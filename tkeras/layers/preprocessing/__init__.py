@@ -9,6 +9,7 @@ from tkeras.layers.preprocessing.color import AutoContrast
 from tkeras.layers.preprocessing.color import Equalization
 from tkeras.layers.preprocessing.color import Solarization
 from tkeras.layers.preprocessing.discretization import Discretization
+from tkeras.layers.preprocessing.hashed_crossing import HashedCrossing
 from tkeras.layers.preprocessing.hashing import Hashing
 from tkeras.layers.preprocessing.index_lookup import IntegerLookup
 from tkeras.layers.preprocessing.index_lookup import StringLookup
@@ -47,12 +48,11 @@ from tkeras.layers.preprocessing.text_vectorization import TextVectorization
 __all__ = [
     "AugMix", "AutoContrast", "CategoryEncoding", "CenterCrop",
     "ContrastLimitedAdaptiveHistogramEqualization", "CutMix", "Discretization", "Equalization",
-    "Hashing", "IntegerLookup", "MaxNumBoundingBoxes", "MelSpectrogram", "MixUp", "Normalization",
-    "Pipeline", "RandAugment", "RandomBrightness", "RandomColorDegeneration",
-    "RandomColorJitter", "RandomContrast", "RandomCrop", "RandomElasticTransform",
-    "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
-    "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomRotation",
-    "RandomSaturation", "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom",
-    "Rescaling", "Resizing", "STFTSpectrogram", "Solarization", "StringLookup",
-    "TextVectorization",
+    "HashedCrossing", "Hashing", "IntegerLookup", "MaxNumBoundingBoxes", "MelSpectrogram", "MixUp",
+    "Normalization", "Pipeline", "RandAugment", "RandomBrightness", "RandomColorDegeneration",
+    "RandomColorJitter", "RandomContrast", "RandomCrop", "RandomElasticTransform", "RandomErasing",
+    "RandomFlip", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
+    "RandomPerspective", "RandomPosterization", "RandomRotation", "RandomSaturation",
+    "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
+    "STFTSpectrogram", "Solarization", "StringLookup", "TextVectorization",
 ]

@@ -4,6 +4,8 @@
   `tf.strings.to_hash_bucket_fast` and `tf.fingerprint`.
 - `siphash24`: SipHash-2-4 keyed by two 64-bit words, TensorFlow's
   `tf.strings.to_hash_bucket_strong(key=[k0, k1])`.
+- `fingerprint_cat64`: TensorFlow's `FingerprintCat64`, which `tf.sparse.cross_hashed` uses
+  to combine the hashes of crossed features (`HashedCrossing`).
 
 Both take a sequence of `bytes` and return a `uint64` array. Every step of a hash is one NumPy
 operation over many strings (numpy's `uint64` arithmetic wraps modulo 2**64 like C's): FarmHash
@@ -240,3 +242,19 @@ def siphash24(strings, key0, key1):
     for _ in range(4):
         v = _sip_round(*v)
     return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+# ----------------------------------------------------------------------------- FingerprintCat64
+
+_CAT_MUL = _U64(0xC6A4A7935BD1E995)
+
+
+def fingerprint_cat64(fp1, fp2):
+    """TensorFlow's `FingerprintCat64(fp1, fp2)` (tensorflow/core/platform/fingerprint.h), the
+    combination `tf.sparse.cross_hashed` folds each crossed feature's hash into, elementwise
+    over `uint64` arrays."""
+    result = fp1 ^ _CAT_MUL
+    result = result ^ (_shift_mix(fp2 * _CAT_MUL) * _CAT_MUL)
+    result = result * _CAT_MUL
+    result = _shift_mix(result) * _CAT_MUL
+    return _shift_mix(result)
