@@ -147,19 +147,19 @@ def test_channels_last_conv_runs_on_a_view_of_the_input():
     x = torch.randn(2, 9, 9, 3)
     layer(x)
     seen = {}
-    from tkeras.layers.convolutional import base_conv
+    from tkeras.layers.convolutional import conv_utils
 
-    original = base_conv.CONV[2]
+    original = conv_utils.CONV[2]
 
     def spy(inp, *args, **kwargs):
         seen["input"] = inp
         return original(inp, *args, **kwargs)
 
-    base_conv.CONV[2] = spy
+    conv_utils.CONV[2] = spy
     try:
         out = layer(x)
     finally:
-        base_conv.CONV[2] = original
+        conv_utils.CONV[2] = original
     assert seen["input"].data_ptr() == x.data_ptr()
     assert seen["input"].is_contiguous(memory_format=torch.channels_last)
     assert out.shape == (2, 9, 9, 4)

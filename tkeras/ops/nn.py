@@ -2,8 +2,9 @@
 
 Numerics are those of Keras's torch backend (`keras/src/backend/torch/nn.py`). The activation
 functions are `tkeras.core.activations`'s, the crossentropies `tkeras.fit.losses`'s, and
-convolution/pooling geometry (kernel layouts, TF "same" padding, transposed-conv crops) is the
-conv and pooling layers' (`tkeras.layers.convolutional`, `tkeras.layers.pooling`).
+convolutions/pooling (kernel layouts, TF "same" padding, transposed-conv crops) run the same
+channels-first functions as the conv and pooling layers
+(`tkeras.layers.convolutional.conv_utils`).
 
 Ops whose arguments Keras standardizes before building its graph node (`data_format`, `padding`,
 `dtype`) do so here too, so node configs equal Keras's. Deliberate differences (see
@@ -24,16 +25,8 @@ from tkeras.core.registry import keras_export
 from tkeras.fit import losses as _losses
 from tkeras.layers.layer import _is_symbolic
 from tkeras.layers.convolutional import conv_utils
-from tkeras.layers.convolutional.base_conv import CONV
-from tkeras.layers.convolutional.base_conv import ConvNd
-from tkeras.layers.convolutional.base_conv import torch_kernel
-from tkeras.layers.convolutional.conv_transpose import CONV_TRANSPOSE
-from tkeras.layers.convolutional.conv_transpose import BaseConvTranspose
-from tkeras.layers.convolutional.depthwise_conv import depthwise_conv as _depthwise_conv
 from tkeras.layers.pooling.adaptive_pooling import ADAPTIVE_AVG
 from tkeras.layers.pooling.adaptive_pooling import ADAPTIVE_MAX
-from tkeras.layers.pooling.pooling import MAX_POOL
-from tkeras.layers.pooling.pooling import BasePooling
 from tkeras.ops import dtypes
 from tkeras.ops.operation import keras_op
 from tkeras.ops.operation import to_tensor
@@ -202,25 +195,6 @@ def sparsemax(x, axis=-1):
 
 
 # ----------------------------------------------------------------------------- geometry
-class _Geometry:
-    """The geometry attributes the conv and pooling layers read, so their padding, depthwise
-    and transposed-conv helpers serve the functional ops unchanged."""
-
-    _pad = ConvNd._pad
-    _torch_padding = BaseConvTranspose._torch_padding
-    _average_pool = BasePooling._average_pool
-
-    def __init__(self, rank, kernel_size, strides, padding, dilation_rate=1,
-                 output_padding=None):
-        self.rank = rank
-        self.kernel_size = self.pool_size = tuple(kernel_size)
-        self.strides = conv_utils.standardize_tuple(strides, rank, "strides", allow_zero=True)
-        self.dilation_rate = conv_utils.standardize_tuple(dilation_rate, rank, "dilation_rate")
-        self.padding = padding
-        self.output_padding = None if output_padding is None else conv_utils.standardize_tuple(
-            output_padding, rank, "output_padding", allow_zero=True)
-
-
 def _spatial_rank(x, what):
     rank = x.ndim - 2
     if rank not in (1, 2, 3):
@@ -234,21 +208,28 @@ def _standardized(padding, data_format):
     return padding.lower(), _config.standardize_data_format(data_format)
 
 
-# ----------------------------------------------------------------------------- pooling
-@keras_op("nn", tensors=("inputs",), class_name="MaxPool", export=False)
-def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+def _strides(strides, rank):
+    return conv_utils.standardize_tuple(strides, rank, "strides", allow_zero=True)
+
+
+def _dilation(dilation_rate, rank):
+    return conv_utils.standardize_tuple(dilation_rate, rank, "dilation_rate")
+
+
+def _pool(pool, inputs, pool_size, strides, padding, data_format):
+    """`conv_utils.max_pool`/`average_pool` on a tensor in `data_format`."""
     x = to_tensor(inputs)
     rank = _spatial_rank(x, "pooling op")
     pool_size = conv_utils.standardize_tuple(pool_size, rank, "pool_size")
-    geometry = _Geometry(rank, pool_size, pool_size if strides is None else strides, padding)
-    x = conv_utils.to_channels_first(x, data_format)
-    pad = 0
-    if padding == "same":
-        fill = float("-inf") if x.is_floating_point() else 0
-        x, pad = conv_utils.apply_same_padding(x, pool_size, geometry.strides, (1,) * rank,
-                                               value=fill)
-    outputs = MAX_POOL[rank](x, pool_size, geometry.strides, pad)
+    strides = _strides(pool_size if strides is None else strides, rank)
+    outputs = pool(conv_utils.to_channels_first(x, data_format), pool_size, strides, padding)
     return conv_utils.to_data_format(outputs, data_format)
+
+
+# ----------------------------------------------------------------------------- pooling
+@keras_op("nn", tensors=("inputs",), class_name="MaxPool", export=False)
+def _max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _pool(conv_utils.max_pool, inputs, pool_size, strides, padding, data_format)
 
 
 @keras_export("keras.ops.max_pool", "keras.ops.nn.max_pool")
@@ -259,13 +240,7 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
 
 @keras_op("nn", tensors=("inputs",), class_name="AveragePool", export=False)
 def _average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    x = to_tensor(inputs)
-    rank = _spatial_rank(x, "pooling op")
-    pool_size = conv_utils.standardize_tuple(pool_size, rank, "pool_size")
-    geometry = _Geometry(rank, pool_size, pool_size if strides is None else strides, padding)
-    x = conv_utils.to_channels_first(x, data_format)
-    outputs = geometry._average_pool(x, rank, padding == "same")
-    return conv_utils.to_data_format(outputs, data_format)
+    return _pool(conv_utils.average_pool, inputs, pool_size, strides, padding, data_format)
 
 
 @keras_export("keras.ops.average_pool", "keras.ops.nn.average_pool")
@@ -311,14 +286,13 @@ def adaptive_average_pool(inputs, output_size, data_format=None):
 def _conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     x, kernel = to_tensor(inputs), to_tensor(kernel)
     rank = _spatial_rank(x, "conv operation")
-    geometry = _Geometry(rank, kernel.shape[:-2], strides, padding, dilation_rate)
+    strides, dilation_rate = _strides(strides, rank), _dilation(dilation_rate, rank)
     x = conv_utils.to_channels_first(x, data_format)
     if x.shape[1] % kernel.shape[-2] != 0:
         raise ValueError(f"Input channels ({x.shape[1]}) must be divisible by kernel input "
                          f"channels ({kernel.shape[-2]})")
-    x, pad = geometry._pad(x)
-    outputs = CONV[rank](x, torch_kernel(kernel, rank), None, geometry.strides, pad,
-                         geometry.dilation_rate, x.shape[1] // kernel.shape[-2])
+    outputs = conv_utils.conv(x, kernel, None, strides, padding, dilation_rate,
+                              x.shape[1] // kernel.shape[-2])
     return conv_utils.to_data_format(outputs, data_format)
 
 
@@ -342,9 +316,10 @@ def _depthwise_conv_op(inputs, kernel, strides=1, padding="valid", data_format=N
     x, kernel = to_tensor(inputs), to_tensor(kernel)
     rank = _spatial_rank(x, "conv operation")
     _check_depthwise_channels(x, kernel, data_format)
-    geometry = _Geometry(rank, kernel.shape[:-2], strides, padding, dilation_rate)
-    x = conv_utils.to_channels_first(x, data_format)
-    return conv_utils.to_data_format(_depthwise_conv(x, kernel, None, geometry), data_format)
+    strides, dilation_rate = _strides(strides, rank), _dilation(dilation_rate, rank)
+    outputs = conv_utils.depthwise_conv(conv_utils.to_channels_first(x, data_format), kernel,
+                                        None, strides, padding, dilation_rate)
+    return conv_utils.to_data_format(outputs, data_format)
 
 
 @keras_export("keras.ops.depthwise_conv", "keras.ops.nn.depthwise_conv")
@@ -362,11 +337,10 @@ def _separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddi
     depthwise_kernel, pointwise_kernel = to_tensor(depthwise_kernel), to_tensor(pointwise_kernel)
     rank = _spatial_rank(x, "conv operation")
     _check_depthwise_channels(x, depthwise_kernel, data_format)
-    geometry = _Geometry(rank, depthwise_kernel.shape[:-2], strides, padding, dilation_rate)
-    x = _depthwise_conv(conv_utils.to_channels_first(x, data_format), depthwise_kernel, None,
-                        geometry)
-    # Keras passes `dilation_rate` to the 1x1 pointwise conv too (a no-op for a 1x1 kernel).
-    outputs = CONV[rank](x, torch_kernel(pointwise_kernel, rank))
+    strides, dilation_rate = _strides(strides, rank), _dilation(dilation_rate, rank)
+    outputs = conv_utils.separable_conv(conv_utils.to_channels_first(x, data_format),
+                                        depthwise_kernel, pointwise_kernel, None, strides,
+                                        padding, dilation_rate)
     return conv_utils.to_data_format(outputs, data_format)
 
 
@@ -389,15 +363,12 @@ def _conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=N
         raise ValueError(
             "The number of input channels must match the kernel's last dimension. Received "
             f"input channels {channels} and kernel shape {tuple(kernel.shape)}.")
-    geometry = _Geometry(rank, kernel.shape[:-2], strides, padding, dilation_rate,
-                         output_padding)
-    pad, out_pad, trims = geometry._torch_padding()
-    outputs = CONV_TRANSPOSE[rank](conv_utils.to_channels_first(x, data_format),
-                                   torch_kernel(kernel, rank), None, geometry.strides, pad,
-                                   out_pad, 1, geometry.dilation_rate)
-    for dim, trim in enumerate(trims, start=2):
-        if trim:
-            outputs = outputs.narrow(dim, 0, outputs.shape[dim] - trim)
+    strides, dilation_rate = _strides(strides, rank), _dilation(dilation_rate, rank)
+    if output_padding is not None:
+        output_padding = conv_utils.standardize_tuple(output_padding, rank, "output_padding",
+                                                      allow_zero=True)
+    outputs = conv_utils.conv_transpose(conv_utils.to_channels_first(x, data_format), kernel,
+                                        None, strides, padding, output_padding, dilation_rate)
     return conv_utils.to_data_format(outputs, data_format)
 
 

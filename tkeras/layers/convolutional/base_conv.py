@@ -10,16 +10,14 @@ in Keras.
 
 Kernel in Keras's layout `(*kernel_size, in_channels // groups, filters)`, permuted (a view) to
 torch's `(filters, in // groups, *kernel_size)` on each call; channels_last inputs are run as a
-channels-first *view* (torch's channels_last memory format), so no input copy is made. "same"
-padding is TF's (odd pixel at the end; `F.pad` only when asymmetric), "causal" (1D) left-pads
-`dilation * (kernel - 1)`.
+channels-first *view* (torch's channels_last memory format), so no input copy is made. Padding
+and the convolutions themselves are `conv_utils`'s ("same" is TF's, "causal" left-pads).
 
 LoRA (`lora_rank`, `enable_lora`) is kept; deliberate difference: `layer.kernel` is always the
 base kernel parameter (Keras returns the merged kernel from its `kernel` property).
 """
 
 import torch
-import torch.nn.functional as F
 
 from tkeras.core import activations
 from tkeras.core import constraints
@@ -29,13 +27,6 @@ from tkeras.core.config import standardize_data_format
 from tkeras.layers.convolutional import conv_utils
 from tkeras.layers.layer import InputSpec
 from tkeras.layers.layer import Layer
-
-CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def torch_kernel(kernel, rank):
-    """Keras `(*k, in, out)` kernel as torch's `(out, in, *k)` (a permuted view)."""
-    return kernel.permute(rank + 1, rank, *range(rank))
 
 
 def check_positive(name, value):
@@ -94,15 +85,6 @@ class ConvNd(Layer):
         return self.add_weight(name="bias", shape=(size,), initializer=self.bias_initializer,
                                regularizer=self.bias_regularizer,
                                constraint=self.bias_constraint)
-
-    def _pad(self, x):
-        """A channels-first `x` padded for "same"/"causal", and the padding left to torch."""
-        if self.padding == "same":
-            return conv_utils.apply_same_padding(x, self.kernel_size, self.strides,
-                                                 self.dilation_rate)
-        if self.padding == "causal":
-            return F.pad(x, (self.dilation_rate[0] * (self.kernel_size[0] - 1), 0)), 0
-        return x, 0
 
     def _finish(self, outputs):
         """Back to the layer's data format (a view), then the activation."""
@@ -201,10 +183,9 @@ class BaseConv(ConvNd):
         return (self.kernel + (self.lora_alpha / self.lora_rank) * delta).to(self.kernel.dtype)
 
     def call(self, inputs):
-        x, padding = self._pad(conv_utils.to_channels_first(inputs, self.data_format))
-        outputs = CONV[self.rank](x, torch_kernel(self.effective_kernel(), self.rank), self.bias,
-                                  self.strides, padding, self.dilation_rate, self.groups)
-        return self._finish(outputs)
+        x = conv_utils.to_channels_first(inputs, self.data_format)
+        return self._finish(conv_utils.conv(x, self.effective_kernel(), self.bias, self.strides,
+                                            self.padding, self.dilation_rate, self.groups))
 
     def get_config(self):
         config = super().get_config()

@@ -8,16 +8,11 @@ in Keras's JAX-equivalent rule. They are expressed as torch's `padding=left` plu
 `output_padding < strides`), else as `padding=left` and a slice of `right - left` at the end.
 """
 
-import torch.nn.functional as F
-
 from tkeras.core.registry import keras_export
 from tkeras.layers.arguments import init_args
 from tkeras.layers.convolutional import conv_utils
 from tkeras.layers.convolutional.base_conv import ConvNd
 from tkeras.layers.convolutional.base_conv import check_positive
-from tkeras.layers.convolutional.base_conv import torch_kernel
-
-CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 class BaseConvTranspose(ConvNd):
@@ -48,28 +43,11 @@ class BaseConvTranspose(ConvNd):
         self.bias = self._add_bias(self.filters)
         self.built = True
 
-    def _torch_padding(self):
-        """Per dimension: torch `padding`, `output_padding`, and positions to trim at the end."""
-        padding, output_padding, trims = [], [], []
-        output_paddings = self.output_padding or (None,) * self.rank
-        for k, s, op, d in zip(self.kernel_size, self.strides, output_paddings,
-                               self.dilation_rate):
-            left, right = conv_utils.conv_transpose_crops(k, s, self.padding, op, d)
-            padding.append(left)
-            output_padding.append(max(0, left - right))
-            trims.append(max(0, right - left))
-        return tuple(padding), tuple(output_padding), trims
-
     def call(self, inputs):
         x = conv_utils.to_channels_first(inputs, self.data_format)
-        padding, output_padding, trims = self._torch_padding()
-        outputs = CONV_TRANSPOSE[self.rank](x, torch_kernel(self.kernel, self.rank), self.bias,
-                                            self.strides, padding, output_padding, 1,
-                                            self.dilation_rate)
-        for dim, trim in enumerate(trims, start=2):
-            if trim:
-                outputs = outputs.narrow(dim, 0, outputs.shape[dim] - trim)
-        return self._finish(outputs)
+        return self._finish(conv_utils.conv_transpose(x, self.kernel, self.bias, self.strides,
+                                                      self.padding, self.output_padding,
+                                                      self.dilation_rate))
 
     def compute_output_shape(self, input_shape):
         output_paddings = self.output_padding or (None,) * self.rank

@@ -1,11 +1,22 @@
-"""Argument checks, "same"-padding arithmetic and layout helpers shared by conv and pooling layers.
+"""Convolution and pooling geometry, shared by the conv/pooling layers and `keras.ops.nn`.
+
+Argument checks, layouts, "same"-padding arithmetic and output shapes, plus the channels-first
+functional forms (`conv`, `depthwise_conv`, `separable_conv`, `conv_transpose`, `max_pool`,
+`average_pool`) that take Keras-layout kernels and standardized tuples, so layers and ops run the
+same code.
 
 Keras semantics kept: TF-style "same" padding (total padding `max(0, (ceil(L/s) - 1) * s +
-(k - 1) * d + 1 - L)`, the odd pixel at the end), Keras's transposed-conv output sizes and
-crops, and its argument validation messages.
+(k - 1) * d + 1 - L)`, the odd pixel at the end; `F.pad` only when asymmetric), "causal" (1D)
+left-pads `dilation * (kernel - 1)`, Keras's transposed-conv output sizes and crops, and its
+argument validation messages. Average pooling never counts padded positions (TF semantics).
 """
 
 import torch.nn.functional as F
+
+CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 def standardize_tuple(value, n, name, allow_zero=False):
@@ -159,3 +170,94 @@ def conv_transpose_crops(kernel_size, stride, padding, output_padding, dilation)
         left = min(pad_len // 2 + pad_len % 2, effective - 1)
         right = pad_len - left
     return effective - 1 - left, effective - 1 - right
+
+
+def conv_transpose_padding(kernel_size, strides, padding, output_padding, dilation_rate):
+    """Per dimension: torch `padding`, `output_padding`, and positions to trim at the end."""
+    torch_padding, torch_output_padding, trims = [], [], []
+    output_paddings = output_padding or (None,) * len(kernel_size)
+    for k, s, op, d in zip(kernel_size, strides, output_paddings, dilation_rate):
+        left, right = conv_transpose_crops(k, s, padding, op, d)
+        torch_padding.append(left)
+        torch_output_padding.append(max(0, left - right))
+        trims.append(max(0, right - left))
+    return tuple(torch_padding), tuple(torch_output_padding), trims
+
+
+# ---------------------------------------------------------------------------------- functional
+def torch_kernel(kernel, rank):
+    """Keras `(*k, in, out)` kernel as torch's `(out, in, *k)` (a permuted view)."""
+    return kernel.permute(rank + 1, rank, *range(rank))
+
+
+def pad_input(x, padding, kernel_size, strides, dilation_rate):
+    """A channels-first `x` padded for "same"/"causal", and the padding left to torch."""
+    if padding == "same":
+        return apply_same_padding(x, kernel_size, strides, dilation_rate)
+    if padding == "causal":
+        return F.pad(x, (dilation_rate[0] * (kernel_size[0] - 1), 0)), 0
+    return x, 0
+
+
+def conv(x, kernel, bias, strides, padding, dilation_rate, groups=1):
+    """Convolution of a channels-first `x` with a Keras `(*k, in // groups, out)` kernel."""
+    rank = x.ndim - 2
+    x, torch_padding = pad_input(x, padding, kernel.shape[:-2], strides, dilation_rate)
+    return CONV[rank](x, torch_kernel(kernel, rank), bias, strides, torch_padding, dilation_rate,
+                      groups)
+
+
+def depthwise_conv(x, kernel, bias, strides, padding, dilation_rate):
+    """Depthwise convolution of a channels-first `x` with a Keras `(*k, in, dm)` kernel: torch's
+    grouped conv with weight `(in * dm, 1, *k)` (output channel `c * dm + m`, as Keras)."""
+    in_channels = kernel.shape[-2]
+    kernel = kernel.reshape(*kernel.shape[:-2], 1, in_channels * kernel.shape[-1])
+    return conv(x, kernel, bias, strides, padding, dilation_rate, groups=in_channels)
+
+
+def separable_conv(x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilation_rate):
+    """Depthwise conv (strides, padding, dilation), then the 1x1 pointwise conv with `bias`.
+    Keras passes `dilation_rate` to the pointwise conv too (a no-op for a 1x1 kernel)."""
+    x = depthwise_conv(x, depthwise_kernel, None, strides, padding, dilation_rate)
+    return CONV[x.ndim - 2](x, torch_kernel(pointwise_kernel, x.ndim - 2), bias)
+
+
+def conv_transpose(x, kernel, bias, strides, padding, output_padding, dilation_rate):
+    """Transposed conv of a channels-first `x` with a Keras `(*k, filters, in)` kernel; output
+    sizes and crops as Keras (see `conv_transpose_crops`)."""
+    rank = x.ndim - 2
+    torch_padding, torch_output_padding, trims = conv_transpose_padding(
+        kernel.shape[:-2], strides, padding, output_padding, dilation_rate)
+    outputs = CONV_TRANSPOSE[rank](x, torch_kernel(kernel, rank), bias, strides, torch_padding,
+                                   torch_output_padding, 1, dilation_rate)
+    for dim, trim in enumerate(trims, start=2):
+        if trim:
+            outputs = outputs.narrow(dim, 0, outputs.shape[dim] - trim)
+    return outputs
+
+
+def max_pool(x, pool_size, strides, padding):
+    """Max pooling of a channels-first `x`; "same" pads with -inf (0 for integer inputs)."""
+    rank = x.ndim - 2
+    torch_padding = 0
+    if padding == "same":
+        fill = float("-inf") if x.is_floating_point() else 0
+        x, torch_padding = apply_same_padding(x, pool_size, strides, (1,) * rank, value=fill)
+    return MAX_POOL[rank](x, pool_size, strides, torch_padding)
+
+
+def average_pool(x, pool_size, strides, padding):
+    """Average pooling of a channels-first `x`, never counting padded positions: symmetric
+    paddings use `count_include_pad=False`, asymmetric ones divide zero-padded window sums by
+    the number of real positions in each window."""
+    rank = x.ndim - 2
+    pool = AVG_POOL[rank]
+    pads = same_paddings(x, pool_size, strides, (1,) * rank) if padding == "same" \
+        else [(0, 0)] * rank
+    if all(left == right for left, right in pads):
+        torch_padding = tuple(left for left, _ in pads)
+        return pool(x, pool_size, strides, torch_padding, count_include_pad=False)
+    flat = torch_pad_arg(pads)
+    sums = pool(F.pad(x, flat), pool_size, strides)
+    counts = pool(F.pad(x.new_ones((1, 1) + tuple(x.shape[2:])), flat), pool_size, strides)
+    return sums / counts

@@ -2,25 +2,15 @@
 
 Kernel in Keras's layout `(*kernel_size, in_channels, depth_multiplier)`; viewed as torch's
 grouped-conv weight `(in * depth_multiplier, 1, *kernel_size)` (output channel `c * dm + m`, as in
-Keras) and run with `groups=in_channels`. Padding as `BaseConv` ("same" is TF's).
+Keras) and run with `groups=in_channels` (`conv_utils.depthwise_conv`). Padding as `BaseConv`
+("same" is TF's).
 """
 
 from tkeras.core.registry import keras_export
 from tkeras.layers.arguments import init_args
 from tkeras.layers.convolutional import conv_utils
-from tkeras.layers.convolutional.base_conv import CONV
 from tkeras.layers.convolutional.base_conv import ConvNd
 from tkeras.layers.convolutional.base_conv import check_positive
-from tkeras.layers.convolutional.base_conv import torch_kernel
-
-
-def depthwise_conv(x, kernel, bias, layer):
-    """Depthwise convolution of a channels-first `x` with a Keras `(*k, in, dm)` kernel."""
-    in_channels = kernel.shape[-2]
-    kernel = kernel.reshape(*kernel.shape[:-2], 1, in_channels * kernel.shape[-1])
-    x, padding = layer._pad(x)
-    return CONV[layer.rank](x, torch_kernel(kernel, layer.rank), bias, layer.strides, padding,
-                            layer.dilation_rate, in_channels)
 
 
 class BaseDepthwiseConv(ConvNd):
@@ -45,7 +35,8 @@ class BaseDepthwiseConv(ConvNd):
 
     def call(self, inputs):
         x = conv_utils.to_channels_first(inputs, self.data_format)
-        return self._finish(depthwise_conv(x, self.kernel, self.bias, self))
+        return self._finish(conv_utils.depthwise_conv(x, self.kernel, self.bias, self.strides,
+                                                      self.padding, self.dilation_rate))
 
     def _output_channels(self, input_shape):
         return self.depth_multiplier * input_shape[conv_utils.channel_axis(self.data_format)]

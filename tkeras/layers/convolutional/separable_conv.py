@@ -8,11 +8,8 @@ Weights in Keras's order and layouts: `depthwise_kernel (*k, in, dm)`,
 from tkeras.core.registry import keras_export
 from tkeras.layers.arguments import init_args
 from tkeras.layers.convolutional import conv_utils
-from tkeras.layers.convolutional.base_conv import CONV
 from tkeras.layers.convolutional.base_conv import ConvNd
 from tkeras.layers.convolutional.base_conv import check_positive
-from tkeras.layers.convolutional.base_conv import torch_kernel
-from tkeras.layers.convolutional.depthwise_conv import depthwise_conv
 
 
 class BaseSeparableConv(ConvNd):
@@ -45,9 +42,9 @@ class BaseSeparableConv(ConvNd):
 
     def call(self, inputs):
         x = conv_utils.to_channels_first(inputs, self.data_format)
-        x = depthwise_conv(x, self.depthwise_kernel, None, self)
-        outputs = CONV[self.rank](x, torch_kernel(self.pointwise_kernel, self.rank), self.bias)
-        return self._finish(outputs)
+        return self._finish(conv_utils.separable_conv(
+            x, self.depthwise_kernel, self.pointwise_kernel, self.bias, self.strides,
+            self.padding, self.dilation_rate))
 
 
 @keras_export("keras.layers.SeparableConv1D", "keras.layers.SeparableConvolution1D")

@@ -2,25 +2,20 @@
 
 Runs torch's pooling on a channels-first view of the input (channels_last inputs keep torch's
 channels_last memory format). "same" padding is TF's (odd pixel at the end). Max pooling pads with
--inf. Average pooling never counts padded positions (TF/JAX semantics): symmetric paddings use
-torch's `count_include_pad=False`; asymmetric ones divide the zero-padded window sums by the
-number of real positions in each window.
+-inf. Average pooling never counts padded positions (TF/JAX semantics; `conv_utils.average_pool`):
+symmetric paddings use torch's `count_include_pad=False`; asymmetric ones divide the zero-padded
+window sums by the number of real positions in each window.
 
 Deliberate difference: Keras 3.15.1's *torch backend* replicates edge values for asymmetric
 "same" average pooling (so they are counted); this was fixed upstream (keras-team/keras#23233)
 to the TF semantics used here.
 """
 
-import torch.nn.functional as F
-
 from tkeras.core.config import standardize_data_format
 from tkeras.core.registry import keras_export
 from tkeras.layers.convolutional import conv_utils
 from tkeras.layers.layer import InputSpec
 from tkeras.layers.layer import Layer
-
-MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
-AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 class BasePooling(Layer):
@@ -38,34 +33,15 @@ class BasePooling(Layer):
 
     def call(self, inputs):
         x = conv_utils.to_channels_first(inputs, self.data_format)
-        rank = len(self.pool_size)
-        same = self.padding.lower() == "same"
+        padding = self.padding.lower()
         if self.pool_mode == "max":
-            padding = 0
-            if same:
-                fill = float("-inf") if x.is_floating_point() else 0
-                x, padding = conv_utils.apply_same_padding(x, self.pool_size, self.strides,
-                                                           (1,) * rank, value=fill)
-            outputs = MAX_POOL[rank](x, self.pool_size, self.strides, padding)
+            outputs = conv_utils.max_pool(x, self.pool_size, self.strides, padding)
         elif self.pool_mode == "average":
-            outputs = self._average_pool(x, rank, same)
+            outputs = conv_utils.average_pool(x, self.pool_size, self.strides, padding)
         else:
             raise ValueError(
                 f"`pool_mode` must be either 'max' or 'average'. Received: {self.pool_mode}.")
         return conv_utils.to_data_format(outputs, self.data_format)
-
-    def _average_pool(self, x, rank, same):
-        pool = AVG_POOL[rank]
-        pads = conv_utils.same_paddings(x, self.pool_size, self.strides, (1,) * rank) if same \
-            else [(0, 0)] * rank
-        if all(left == right for left, right in pads):
-            padding = tuple(left for left, _ in pads)
-            return pool(x, self.pool_size, self.strides, padding, count_include_pad=False)
-        flat = conv_utils.torch_pad_arg(pads)
-        sums = pool(F.pad(x, flat), self.pool_size, self.strides)
-        ones = x.new_ones((1, 1) + tuple(x.shape[2:]))
-        counts = pool(F.pad(ones, flat), self.pool_size, self.strides)
-        return sums / counts
 
     def compute_output_shape(self, input_shape):
         same = self.padding.lower() == "same"
