@@ -102,7 +102,8 @@ CASES.update({
     "iou/unbatched_vs_batched": "bb.compute_iou(x['boxes1'][:3], x['boxes'], 'xyxy')",
     "iou/yxyx": "bb.compute_iou(x['boxes'], x['boxes_rev'], 'yxyx')",
     "iou/center_xywh": "bb.compute_iou(x['boxes1'], x['anchors'], 'center_xywh')",
-    "iou/rel": "bb.compute_iou(x['rel'], x['rel'][[2, 0, 1]], 'rel_xyxy', image_shape=(100, 120, 3))",
+    "iou/rel": "bb.compute_iou(x['rel'], x['rel'][[2, 0, 1]], 'rel_xyxy', "
+               "image_shape=(100, 120, 3))",
     "iou/masking": "bb.compute_iou(x['boxes1'] - 60, x['boxes1'] - 40, 'xyxy', "
                    "use_masking=True, mask_val=-7)",
     "iou/masking_batched": "bb.compute_iou(x['boxes'] - 50, x['boxes1'] - 50, 'xyxy', "
@@ -226,10 +227,9 @@ def test_convert_format_dict_in_place():
 
 
 def test_functions_compile_fullgraph():
+    def iou_with_center_boxes(b):
+        return tk_bb.compute_iou(b, tk_bb.convert_format(b, "xyxy", "center_xywh"), "xyxy")
+
     boxes = torch.rand(2, 6, 4) * 50
-    fn = torch.compile(lambda b: tk_bb.compute_iou(
-        b, tk_bb.convert_format(b, "xyxy", "center_xywh"), "xyxy"), backend="eager",
-        fullgraph=True)
-    expected = tk_bb.compute_iou(b := boxes, tk_bb.convert_format(b, "xyxy", "center_xywh"),
-                                 "xyxy")
-    torch.testing.assert_close(fn(boxes), expected)
+    compiled = torch.compile(iou_with_center_boxes, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(boxes), iou_with_center_boxes(boxes))

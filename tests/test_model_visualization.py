@@ -210,7 +210,8 @@ def test_node_names_are_layer_ids(tkeras_results):
     assert sorted(n.get_name() for n in dot.get_nodes() if n.get_name() != "node") == sorted(
         str(id(layer)) for layer in model._operations)
     shared = model.get_layer("shared")
-    into_shared = {e.get_source() for e in dot.get_edges() if e.get_destination() == str(id(shared))}
+    into_shared = {e.get_source() for e in dot.get_edges()
+                   if e.get_destination() == str(id(shared))}
     assert into_shared == {str(id(model.get_layer("a"))), str(id(model.get_layer("pre")))}
 
 
