@@ -12,9 +12,9 @@ import torch
 
 import tkeras.visualization as V
 from keras_oracle import requires_keras, run_keras
-from tkeras.visualization.draw_bounding_boxes import SUPPORTED_FORMATS
+from tkeras.utils.bounding_boxes import SUPPORTED_FORMATS
+from tkeras.utils.bounding_boxes import convert_format
 from tkeras.visualization.draw_bounding_boxes import _find_text_location
-from tkeras.visualization.draw_bounding_boxes import _to_xyxy
 from tkeras.visualization.plot_image_gallery import _transform_value_range
 
 HAS_CV2 = importlib.util.find_spec("cv2") is not None
@@ -115,7 +115,8 @@ def test_inferred_num_classes_fails_as_keras(oracle):
 def test_box_format_conversion_parity(oracle, fmt):
     inputs, result = oracle
     src = inputs["boxes"] if fmt.startswith("rel_") else inputs["boxes_px"]
-    np.testing.assert_array_equal(_to_xyxy(src, fmt, 48, 40).numpy(), result["xyxy/" + fmt])
+    ours = convert_format(src, source=fmt, target="xyxy", height=48, width=40)
+    np.testing.assert_array_equal(ours.numpy(), result["xyxy/" + fmt])
 
 
 @requires_keras

@@ -5,46 +5,12 @@ import torch
 
 from tkeras.core.config import image_data_format
 from tkeras.core.registry import keras_export
+from tkeras.utils.bounding_boxes import convert_format
 
 try:
     import cv2
 except ImportError:
     cv2 = None
-
-SUPPORTED_FORMATS = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw", "rel_xyxy",
-                     "rel_yxyx", "rel_xywh", "rel_center_xywh")
-
-
-def _to_xyxy(boxes, source, height, width):
-    """Keras's `convert_format(boxes, source, "xyxy", height, width)` in float32."""
-    boxes = torch.as_tensor(np.asarray(boxes) if not isinstance(boxes, torch.Tensor) else boxes)
-    if boxes.shape[-1] != 4:
-        raise ValueError("`boxes` must be a tensor with the last dimension of 4. "
-                         f"Received: boxes.shape={tuple(boxes.shape)}")
-    source = source.lower()
-    if source not in SUPPORTED_FORMATS:
-        raise ValueError(f"Invalid source or target format. Supported formats: "
-                         f"{SUPPORTED_FORMATS}")
-    boxes = boxes.to(torch.float32)
-    if source == "xyxy":
-        return boxes
-    width = torch.tensor(width, dtype=torch.float32)
-    height = torch.tensor(height, dtype=torch.float32)
-    a, b, c, d = torch.split(boxes, 1, dim=-1)
-    rel = source.startswith("rel_")
-    kind = source[4:] if rel else source
-    if kind == "yxyx":
-        x1, y1, x2, y2 = b, a, d, c
-    elif kind == "xywh":
-        x1, y1, x2, y2 = a, b, a + c, b + d
-    elif kind in ("center_xywh", "center_yxhw"):
-        cx, cy, w, h = (a, b, c, d) if kind == "center_xywh" else (b, a, d, c)
-        x1, y1, x2, y2 = cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0
-    else:
-        x1, y1, x2, y2 = a, b, c, d
-    if rel:
-        x1, y1, x2, y2 = x1 * width, y1 * height, x2 * width, y2 * height
-    return torch.cat([x1, y1, x2, y2], dim=-1)
 
 
 def _to_numpy(x):
@@ -79,8 +45,8 @@ def draw_bounding_boxes(images, bounding_boxes, bounding_box_format, class_mappi
     h_axis, w_axis = (-3, -2) if data_format == "channels_last" else (-2, -1)
     height, width = images_shape[h_axis], images_shape[w_axis]
     bounding_boxes = dict(bounding_boxes)
-    bounding_boxes["boxes"] = _to_xyxy(bounding_boxes["boxes"], bounding_box_format, height,
-                                       width)
+    bounding_boxes["boxes"] = convert_format(bounding_boxes["boxes"], source=bounding_box_format,
+                                             target="xyxy", height=height, width=width)
 
     images = _to_numpy(images)
     if images.dtype.kind == "f" and images.size > 0:
