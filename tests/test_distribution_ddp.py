@@ -192,7 +192,7 @@ def test_synchronized_batch_norm_matches_full_batch():
 def test_xla_moves_keep_keras_variables():
     """`move_model` / `Metric.to` (torch-xla's path) swap contents, keeping the variable objects
     and their Keras metadata; exercised here with the meta device in place of an XLA one."""
-    from tkeras.fit.strategy import move_model
+    from tkeras.core.variables import move_model
 
     model = common.mlp(optimizer="adam")
     x, y = common.data()

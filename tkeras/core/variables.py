@@ -5,6 +5,10 @@ optimizers see them) that also carry Keras's variable API: `name`, `path` (`dens
 `trainable`, `numpy()`, `assign()`, `value`. Non-trainable weights (BatchNormalization's moving
 statistics) are Parameters with `requires_grad=False`: torch optimizers skip them, and `.to()`
 keeps the same object (buffers would be replaced, losing the Keras metadata).
+
+Device moves (`swap_value`, `move_variables`, `move_model`) swap a variable's contents with
+`torch.utils.swap_tensors`, so the variable objects (and what holds them: optimizers, metrics,
+distribution layouts) survive moves across device types.
 """
 
 import numpy as np
@@ -202,3 +206,40 @@ def _stateless_copy(variable):
     scope = get_stateless_scope()
     if scope is not None and id(variable) not in scope._variables:
         scope._swap_in(variable, variable.data)
+
+
+# ----------------------------------------------------------------------------- device moves
+@torch.no_grad()
+def swap_value(variable, value):
+    """Make `value` the contents of `variable`, keeping its Python object, class and
+    attributes (`torch.utils.swap_tensors`; unlike `.data = `, this works across device types,
+    e.g. to and from XLA). Returns the tensor now holding the old contents (swap it back with
+    `swap_value(variable, returned)`)."""
+    value = value.detach()
+    if isinstance(variable, torch.nn.Parameter):
+        new = torch.nn.Parameter.__new__(type(variable), value, variable.requires_grad)
+    else:
+        new = value.requires_grad_(variable.requires_grad)
+    new.__dict__.update(variable.__dict__)
+    torch.utils.swap_tensors(variable, new)
+    return new
+
+
+def move_variables(variables, device):
+    """Move tensors (Keras variables, parameters, buffers) to `device` in place."""
+    device = torch.device(device)
+    for v in variables:
+        if v.device != device:
+            swap_value(v, v.data.to(device))
+
+
+def move_model(model, device):
+    """Move a model's parameters and buffers, and its optimizer's variables, to `device`,
+    keeping every tensor object (`nn.Module.to` may replace them, and torch refuses
+    `.data = ` between some device types)."""
+    tensors = [t for m in model.modules() for t in list(m._parameters.values())
+               + list(m._buffers.values()) if t is not None]
+    move_variables(tensors, device)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and hasattr(optimizer, "_move_to"):
+        optimizer._move_to(device)

@@ -24,6 +24,10 @@ import warnings
 
 import torch
 
+from tkeras.core.variables import move_model
+# Re-exported for `Layer.to` (tkeras/layers/layer.py), which still imports it from here.
+from tkeras.core.variables import move_variables  # noqa: F401
+
 _FABRIC_FACTORY = None
 _FABRICS = {}
 _PROVIDER = None
@@ -58,43 +62,6 @@ def get_fabric(model):
             fabric = Fabric(accelerator="auto", devices=1, precision=precision)
         _FABRICS[precision] = fabric
     return fabric
-
-
-# ----------------------------------------------------------------------------- moves
-@torch.no_grad()
-def swap_value(variable, value):
-    """Make `value` the contents of `variable`, keeping its Python object, class and
-    attributes (`torch.utils.swap_tensors`; unlike `.data = `, this works across device types,
-    e.g. to and from XLA). Returns the tensor now holding the old contents (swap it back with
-    `swap_value(variable, returned)`)."""
-    value = value.detach()
-    if isinstance(variable, torch.nn.Parameter):
-        new = torch.nn.Parameter.__new__(type(variable), value, variable.requires_grad)
-    else:
-        new = value.requires_grad_(variable.requires_grad)
-    new.__dict__.update(variable.__dict__)
-    torch.utils.swap_tensors(variable, new)
-    return new
-
-
-def move_variables(variables, device):
-    """Move tensors (Keras variables, parameters, buffers) to `device` in place."""
-    device = torch.device(device)
-    for v in variables:
-        if v.device != device:
-            swap_value(v, v.data.to(device))
-
-
-def move_model(model, device):
-    """Move a model's parameters and buffers, and its optimizer's variables, to `device`,
-    keeping every tensor object (`nn.Module.to` may replace them, and torch refuses
-    `.data = ` between some device types)."""
-    tensors = [t for m in model.modules() for t in list(m._parameters.values())
-               + list(m._buffers.values()) if t is not None]
-    move_variables(tensors, device)
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and hasattr(optimizer, "_move_to"):
-        optimizer._move_to(device)
 
 
 # ----------------------------------------------------------------------------- gradients

@@ -18,6 +18,7 @@ import contextlib
 
 import torch.distributed as dist
 
+from tkeras.core.variables import move_model
 from tkeras.fit import data as data_utils
 from tkeras.fit import strategy as fit_strategy
 from tkeras.parallel import callbacks as dist_callbacks
@@ -51,7 +52,7 @@ class Distributed(fit_strategy.SingleDevice):
             tracker.to(device)
         first = next(iter(model.parameters()), None)
         if first is not None and first.device != device and sharding._distributed(model) is None:
-            fit_strategy.move_model(model, device)
+            move_model(model, device)
         if not model.built and x is not None:
             sample = _first_sample(x)
             if sample is not None:

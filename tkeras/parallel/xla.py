@@ -9,7 +9,7 @@ CPU device (`PJRT_DEVICE=CPU`, `CPU_NUM_DEVICES=N`), which is how it is tested.
 Keras variables must stay the same Python objects when moved to the XLA device (`module.to`
 would replace them with plain Parameters, and torch refuses `variable.data = xla_tensor`): the
 model, its optimizer and its metrics move with `torch.utils.swap_tensors`
-(`tkeras.fit.strategy.move_model`, `Metric.to`). `torch_xla.sync()` runs at the start of each
+(`tkeras.core.variables.move_model`, `Metric.to`). `torch_xla.sync()` runs at the start of each
 model call (cutting the lazy graph at step boundaries).
 Multi-process XLA (`xmp.spawn`) is not used: its collectives do not run on the CPU device, so it
 could not be tested (pytorch/xla#5342).
@@ -18,7 +18,7 @@ could not be tested (pytorch/xla#5342).
 import numpy as np
 import torch
 
-from tkeras.fit.strategy import move_model
+from tkeras.core.variables import move_model
 
 
 def device_count():

@@ -21,6 +21,8 @@ from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
 from tkeras.core.variables import KerasVariable
+from tkeras.core.variables import move_variables
+from tkeras.core.variables import swap_value
 from tkeras.fit import losses as _losses
 from tkeras.fit.losses import apply_mask
 from tkeras.fit.losses import convert_to_tensor
@@ -28,8 +30,6 @@ from tkeras.fit.losses import get_keras_mask
 from tkeras.fit.losses import squeeze_or_expand_to_same_rank
 from tkeras.fit.losses import standardize_dtype
 from tkeras.fit.losses import torch_dtype
-from tkeras.fit.strategy import move_variables
-from tkeras.fit.strategy import swap_value
 
 
 def _initial_value(initializer, shape, dtype):

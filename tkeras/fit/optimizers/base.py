@@ -28,8 +28,8 @@ from tkeras.core.registry import (
     serialize_keras_object,
 )
 from tkeras.core.variables import KerasVariable
+from tkeras.core.variables import move_variables
 from tkeras.fit.optimizers.schedules import LearningRateSchedule
-from tkeras.fit.strategy import move_variables
 
 _DTYPES = {
     "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
