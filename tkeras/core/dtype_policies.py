@@ -9,12 +9,12 @@ and compute like their source policy; `layer.quantize(mode)` sets them. The GPTQ
 are not implemented (asking for one raises `NotImplementedError`).
 """
 
-import re
 from collections.abc import MutableMapping
 
 import torch
 
 from tkeras.core import config
+from tkeras.core import path_map
 from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
@@ -185,6 +185,12 @@ class Int4DTypePolicy(QuantizedDTypePolicy):
         return {**super().get_config(), "mode": f"int4/{self.block_size}"}
 
 
+_AMBIGUOUS_PATH = (
+    "Path '{key}' matches multiple dtype policy specification keys: {matching}. Please make "
+    "sure each path only matches at most one dtype policy specification key in the "
+    "DTypePolicyMap.")
+
+
 @keras_export("keras.dtype_policies.DTypePolicyMap")
 class DTypePolicyMap(DTypePolicy, MutableMapping):
     """A dict-like map from layer paths (or regex patterns over them) to `DTypePolicy`s.
@@ -245,23 +251,11 @@ class DTypePolicyMap(DTypePolicy, MutableMapping):
         return self._default_policy.autocasts
 
     def __getitem__(self, key):
-        if key in self._policy_map:
-            return self._policy_map[key]
-        matching = [pattern for pattern in self._policy_map if re.fullmatch(pattern, key)]
-        if len(matching) > 1:
-            raise ValueError(
-                f"Path '{key}' matches multiple dtype policy specification keys: {matching}. "
-                "Please make sure each path only matches at most one dtype policy specification "
-                "key in the DTypePolicyMap.")
-        if matching:
-            return self._policy_map[matching[0]]
-        return self._default_policy
+        return path_map.match_path(key, self._policy_map, _AMBIGUOUS_PATH,
+                                   default=self._default_policy)
 
     def __setitem__(self, key, policy):
-        if key in self._policy_map:
-            raise ValueError(
-                f"{key} already exist in the DTypePolicyMap with value "
-                f"{self._policy_map[key]}. Please make sure to not use duplicated keys.")
+        path_map.check_new_key(key, self._policy_map, "DTypePolicyMap")
         try:
             policy = get(policy)
         except Exception:

@@ -2,9 +2,10 @@
 `ModelParallel`, plus tkeras's `FullyShardedDataParallel` and `LightningStrategy`.
 
 Kept from Keras (keras/src/distribution/distribution_lib.py): names, arguments, validation
-messages, `LayoutMap`'s regex lookup (exact key first, then `re.fullmatch`, more than one match is
-an error), `DataParallel`'s 1-D "batch" mesh, `ModelParallel`'s `batch_dim_name` defaulting to the
-first mesh axis, `num_model_replicas`, `data_shard_id`, `scope()`.
+messages, `LayoutMap`'s regex lookup (`tkeras.core.path_map`: exact key first, then
+`re.fullmatch`, more than one match is an error), `DataParallel`'s 1-D "batch" mesh,
+`ModelParallel`'s `batch_dim_name` defaulting to the first mesh axis, `num_model_replicas`,
+`data_shard_id`, `scope()`.
 
 Devices are strings `"<type>:<id>"`. On torch every device is one process: device `i` of a mesh
 is global rank `i` (`"gpu:3"` is rank 3). Deliberate extension: `devices` may be an int (that
@@ -14,11 +15,11 @@ many processes on this machine), e.g. `DataParallel(devices=4)`.
 import collections.abc
 import contextlib
 import math
-import re
 import warnings
 
 import numpy as np
 
+from tkeras.core import path_map
 from tkeras.core.registry import keras_export
 
 DEFAULT_BATCH_DIM_NAME = "batch"
@@ -381,6 +382,12 @@ class LightningStrategy(DataParallel):
         super().__init__(devices=runtime.list_devices(), auto_shard_dataset=auto_shard_dataset)
 
 
+_AMBIGUOUS_PATH = (
+    "Path '{key}' matches multiple layout specification keys: {matching}. Please make sure "
+    "each tensor/variable path only matches at most one layout specification key in the "
+    "LayoutMap.")
+
+
 @keras_export("keras.distribution.LayoutMap")
 class LayoutMap(collections.abc.MutableMapping):
     """Regex (over variable paths such as `dense/kernel`) -> `TensorLayout`."""
@@ -390,23 +397,10 @@ class LayoutMap(collections.abc.MutableMapping):
         self._device_mesh = device_mesh
 
     def __getitem__(self, key):
-        if key in self._layout_map:
-            return self._layout_map[key]
-        matching = [p for p in self._layout_map if re.fullmatch(p, key)]
-        if len(matching) > 1:
-            raise ValueError(
-                f"Path '{key}' matches multiple layout specification keys: {matching}. Please "
-                "make sure each tensor/variable path only matches at most one layout "
-                "specification key in the LayoutMap.")
-        if len(matching) == 1:
-            return self._layout_map[matching[0]]
-        return None
+        return path_map.match_path(key, self._layout_map, _AMBIGUOUS_PATH)
 
     def __setitem__(self, key, layout):
-        if key in self._layout_map:
-            raise ValueError(
-                f"{key} already exist in the LayoutMap with value {self._layout_map[key]}. "
-                "Please make sure to not use duplicated keys.")
+        path_map.check_new_key(key, self._layout_map, "LayoutMap")
         if isinstance(layout, tuple):
             layout = TensorLayout(axes=layout, device_mesh=None)
         if not isinstance(layout, TensorLayout):
