@@ -2,8 +2,8 @@
 
 Kernels keep Keras's layout `(*kernel_size, in, 4 * filters)` (gates i, f, c, o) and are
 permuted to torch's `(out, in, *kernel_size)` at call time; channels_last inputs are fed to
-`F.convNd` as permuted (channels-last memory) views. `padding="same"` pads like Keras's torch
-backend (the extra pixel at the end). The input convolution of all time steps runs as one
+`F.convNd` as permuted (channels-last memory) views (`conv_utils.conv`). `padding="same"` pads
+like Keras's torch backend (the extra pixel at the end). The input convolution of all time steps runs as one
 batched convolution before the recurrent loop (unless input dropout is active in training,
 where each gate gets its own dropout mask as in Keras).
 """
@@ -11,7 +11,6 @@ where each gate gets its own dropout mask as in Keras).
 import math
 
 import torch
-import torch.nn.functional as F
 
 from tkeras.core import activations
 from tkeras.core import constraints
@@ -20,15 +19,13 @@ from tkeras.core import regularizers
 from tkeras.core.config import standardize_data_format
 from tkeras.core.registry import keras_export
 from tkeras.layers.arguments import init_args
+from tkeras.layers.convolutional import conv_utils
 from tkeras.layers.layer import InputSpec
 from tkeras.layers.layer import Layer
 from tkeras.layers.rnn.cell_base import CellRNN
 from tkeras.layers.rnn.rnn import DropoutRNNCell
 from tkeras.layers.rnn.rnn import rnn_loop
 from tkeras.layers.rnn.rnn import zeros_state
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
 
 def _tuple(value, rank, name):
     if isinstance(value, int):
@@ -38,16 +35,6 @@ def _tuple(value, rank, name):
         raise ValueError(f"The `{name}` argument must be a tuple of {rank} integers. "
                          f"Received {name}={value}")
     return value
-
-
-def _same_padding(length, kernel, stride, dilation):
-    effective = (kernel - 1) * dilation + 1
-    if stride == 1:
-        total = effective - 1
-    else:
-        out = (length + stride - 1) // stride
-        total = max(0, (out - 1) * stride + effective - length)
-    return total // 2, total - total // 2
 
 
 def conv_output_length(length, kernel, stride, padding, dilation):
@@ -149,23 +136,9 @@ class ConvLSTMCell(Layer, DropoutRNNCell):
     # ------------------------------------------------------------------ convolutions
     def _conv(self, x, kernel, bias, strides, padding, dilation):
         """Convolution of a Keras-layout tensor with a Keras-layout kernel."""
-        rank = self.rank
-        channels_last = self.data_format == "channels_last"
-        if channels_last:
-            x = x.permute(0, rank + 1, *range(1, rank + 1))
-        weight = kernel.permute(rank + 1, rank, *range(rank))
-        pad = 0
-        if padding == "same":
-            pads = [_same_padding(x.shape[2 + i], self.kernel_size[i], strides[i], dilation[i])
-                    for i in range(rank)]
-            if all(a == b for a, b in pads):
-                pad = [a for a, _ in pads]
-            else:
-                x = F.pad(x, [p for pair in reversed(pads) for p in pair])
-        y = _CONV[rank](x, weight, bias, stride=strides, padding=pad, dilation=dilation)
-        if channels_last:
-            y = y.permute(0, *range(2, rank + 2), 1)
-        return y
+        x = conv_utils.to_channels_first(x, self.data_format)
+        y = conv_utils.conv(x, kernel, bias, strides, padding, dilation)
+        return conv_utils.to_data_format(y, self.data_format)
 
     def input_conv(self, x, kernel=None, bias=None):
         kernel = self.kernel if kernel is None else kernel
