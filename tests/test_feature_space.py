@@ -266,9 +266,6 @@ def test_keras_saved_file_loads_in_tkeras(tmp_path):
     assert_output(fs(subset(QUERY, spec["features"])), SAVED_OUTPUT)
 
 
-@pytest.mark.xfail(strict=True, reason="tkeras.core.registry resolves module 'keras.utils' to "
-                   "no family, so load_model's 'models' hint misses keras.utils.FeatureSpace "
-                   "(registry change requested: 'utils' in FAMILIES)")
 def test_keras_saved_file_loads_without_custom_objects():
     assert isinstance(tkeras.saving.load_model(SAVED), FeatureSpace)
 

@@ -25,7 +25,7 @@ _THREAD_LOCAL = threading.local()
 FAMILIES = (
     "layers", "models", "optimizers", "losses", "metrics", "initializers", "regularizers",
     "constraints", "activations", "callbacks", "dtype_policies", "saving", "schedules", "random",
-    "ops", "distillation", "applications",
+    "ops", "distillation", "applications", "utils",
 )
 
 

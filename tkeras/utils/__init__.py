@@ -3,9 +3,8 @@ serialization registry, and functional-graph helpers.
 
 The dataset loaders (`image_dataset_from_directory`, `text_dataset_from_directory`,
 `audio_dataset_from_directory`, `timeseries_dataset_from_array`) return a `PyDataset` of NumPy
-batches instead of a `tf.data.Dataset` (docs/data.md); `split_dataset` returns torch `Subset`s.
-
-Missing from Keras's namespace (not implemented yet): `FeatureSpace`.
+batches instead of a `tf.data.Dataset` (docs/data.md); `split_dataset` returns torch `Subset`s;
+`FeatureSpace.adapt` takes a dict of arrays or any iterable of dict batches.
 """
 
 from tkeras.core.config import (  # noqa: F401
@@ -29,6 +28,7 @@ from tkeras.fit.progbar import Progbar  # noqa: F401
 from tkeras.fit.pydataset import PyDataset  # noqa: F401
 from tkeras.utils import bounding_boxes  # noqa: F401
 from tkeras.utils import legacy  # noqa: F401
+from tkeras.utils.feature_space import FeatureSpace  # noqa: F401
 from tkeras.utils.audio_dataset_utils import audio_dataset_from_directory  # noqa: F401
 from tkeras.utils.config import Config  # noqa: F401
 from tkeras.utils.dataset_utils import split_dataset  # noqa: F401
@@ -47,6 +47,7 @@ from tkeras.utils.timeseries_dataset_utils import timeseries_dataset_from_array 
 Sequence = PyDataset
 
 __all__ = [
+    "FeatureSpace",
     "Config",
     "CustomObjectScope",
     "Progbar",
