@@ -288,3 +288,11 @@ def test_symbolic_control_flow_node_is_not_serializable():
     with pytest.raises(NotImplementedError):
         model.get_config()
 
+
+
+def test_negative_stride_arrays_convert():
+    """NumPy views with negative strides (`a[:, ::-1]`) convert as Keras's `np.array(x)` copy does."""
+    a = np.arange(6.0).reshape(2, 3)[:, ::-1]
+    np.testing.assert_array_equal(tkeras.ops.convert_to_tensor(a).numpy(), a)
+    np.testing.assert_array_equal(tkeras.ops.cast(a, "int32").numpy(), a.astype("int32"))
+    np.testing.assert_array_equal(tkeras.ops.add(a, 1).numpy(), a + 1)

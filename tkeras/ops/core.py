@@ -117,6 +117,8 @@ def _to_tensor(x, dtype=None):
     if isinstance(x, np.ndarray):
         if x.dtype == np.uint32:
             x = x.astype(np.int64)
+        elif any(stride < 0 for stride in x.strides):  # `a[:, ::-1]`: torch needs a copy
+            x = x.copy()
         if torch_dtype is None:
             torch_dtype = dtypes.torch_dtype(dtypes.standardize_dtype(x.dtype))
         return torch.as_tensor(x, dtype=torch_dtype)
