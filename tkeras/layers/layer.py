@@ -265,6 +265,11 @@ def _to_tensor(x, dtype):
 class Layer(nn.Module):
     """Base class of every tkeras layer (and model)."""
 
+    # Keras's flag: `__call__` converts (and casts) the call's inputs. Layers that take their
+    # inputs as they are set it to False; it decides what a functional node records (see
+    # `_node_call_kwargs`).
+    _convert_input_args = True
+
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
         nn.Module.__init__(self)
@@ -531,6 +536,11 @@ class Layer(nn.Module):
     def variable_dtype(self):
         return self._dtype_policy.variable_dtype
 
+    @property
+    def input_dtype(self):
+        """The dtype floating inputs are cast to (the compute dtype), as Keras."""
+        return self._dtype_policy.compute_dtype
+
     # ------------------------------------------------------------------------------ build
     def build(self, input_shape):
         self.built = True
@@ -540,7 +550,10 @@ class Layer(nn.Module):
         info = _call_info(type(self))
         build_params = info["build_params"]
         if len(build_params) <= 1 or not all(p.endswith("_shape") for p in build_params):
-            shapes = shape_of(args[0]) if args else shape_of(next(iter(kwargs.values())))
+            # As Keras: the first tensor argument's shape; None when the call has none (a
+            # layer called with Python values only, or with no arguments at all).
+            shapes = next((shape_of(v) for k, v in list(enumerate(args)) + list(kwargs.items())
+                           if k != "mask" and _is_tensor_argument(v)), None)
             self._build_shapes = {"input_shape": shapes}
             self.build(shapes)
         else:
@@ -786,11 +799,47 @@ class Layer(nn.Module):
                 outputs = self.compute_output_spec(*args, **kwargs)
             finally:
                 CALL_STATE.name_scope.pop()
-        info = _call_info(type(self))
-        if info["mask"] and kwargs.get("mask") is None and len(args) == 1:
-            kwargs = {**kwargs, "mask": None}  # Keras records the (absent) mask in the node
-        Node(self, call_args=args, call_kwargs=kwargs, outputs=outputs)
+        Node(self, call_args=args, call_kwargs=self._node_call_kwargs(args, kwargs),
+             outputs=outputs)
         return outputs
+
+    def _node_call_kwargs(self, args, kwargs):
+        """The call's keyword arguments as Keras records them in the node (and the functional
+        config): the ones given, plus what Keras's `__call__` fills into that same dict --
+        `training` (when `call` declares it and its resolved value is not None: the value given,
+        else an outer call's, else the signature's default) and an absent mask (`mask` for a
+        single tensor argument, else `<arg>_mask` for each tensor argument). Keras rebuilds the
+        dict to convert inputs first (so records the given kwargs only) unless the call is one
+        `KerasTensor` of `input_dtype` without keyword arguments, or the layer does not convert
+        its inputs (`_convert_input_args` False: functional models, some preprocessing)."""
+        first = args[0] if args else None
+        if self._convert_input_args and (kwargs or len(args) != 1 or not isinstance(
+                first, KerasTensor) or first.dtype != self.input_dtype):
+            return kwargs
+        try:
+            bound = inspect.signature(self.call).bind(*args, **kwargs)
+        except TypeError:
+            return kwargs
+        params = bound.signature.parameters
+        recorded = dict(kwargs)
+        if "training" in params:
+            if "training" in kwargs:
+                training = kwargs["training"]
+            elif CALL_STATE.training is not None:
+                training = CALL_STATE.training
+            else:
+                default = params["training"].default
+                training = None if default is inspect.Parameter.empty else default
+            if training is not None:
+                recorded["training"] = training
+        bound.apply_defaults()
+        arguments = bound.arguments
+        tensors = {k: v for k, v in arguments.items() if _is_tensor_argument(v)}
+        names = ["mask"] if len(tensors) == 1 else [f"{k}_mask" for k in tensors]
+        for name, value in zip(names, tensors.values()):
+            if name in arguments and arguments[name] is None:
+                recorded[name] = map_structure(lambda t: getattr(t, "_keras_mask", None), value)
+        return recorded
 
     def compute_output_spec(self, *args, **kwargs):
         """Output `KerasTensor`s for symbolic inputs.
@@ -875,27 +924,32 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------------------ config
     def get_config(self):
-        base = {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": self._serialized_dtype(),
-        }
-        if self._batch_input_shape is not None and not type(self).__name__ == "InputLayer":
-            base["batch_input_shape"] = list(self._batch_input_shape)
-        if self._activity_regularizer is not None:
-            from tkeras.core import regularizers
-
-            base["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
+        """Keras's base config: `name`, `trainable`, `dtype` (and `activity_regularizer` when
+        set). A layer class that defines no `get_config` gets Keras's automatic config: `name`
+        (dropped when `__init__` takes neither `name` nor `**kwargs`), then every constructor
+        argument with its default (for `Layer.__init__` itself: `activity_regularizer` and
+        `autocast` too), `trainable`/`dtype`/`activity_regularizer` serialized as above. Keras
+        also raises for non-plain values of those three; tkeras serializes them."""
+        config = {"name": self.name}
         cls = type(self)
-        overrides_init = cls.__init__ is not Layer.__init__
-        if overrides_init and cls.get_config is Layer.get_config:
+        if cls.get_config is Layer.get_config:
             if self._auto_config is None:
                 raise NotImplementedError(
                     f"Layer {cls.__name__} has arguments in `__init__()` that cannot be "
                     "serialized automatically: implement `get_config()`."
                 )
-            base.update(self._auto_config)
-        return base
+            config.update(self._auto_config)
+            params = inspect.signature(cls.__init__).parameters
+            if "name" not in params and not (
+                    "kwargs" in params and params["kwargs"].kind == inspect.Parameter.VAR_KEYWORD):
+                del config["name"]  # `cls(**config)` could not take it back
+        config["trainable"] = self.trainable
+        config["dtype"] = self._serialized_dtype()
+        if self._activity_regularizer is not None:
+            from tkeras.core import regularizers
+
+            config["activity_regularizer"] = regularizers.serialize(self._activity_regularizer)
+        return config
 
     def _serialized_dtype(self):
         from tkeras.core.registry import serialize_keras_object
@@ -933,6 +987,17 @@ class Layer(nn.Module):
     def extra_repr(self):
         return f"name={self.name}"
 
+
+
+def _is_tensor_argument(value):
+    """Keras's tensor call argument: a tensor, or a non-empty nest of tensors (and Nones)."""
+    if isinstance(value, (torch.Tensor, KerasTensor, np.ndarray)):
+        return True
+    if isinstance(value, (list, tuple, dict)) and value:
+        leaves = flatten(value)
+        return all(v is None or isinstance(v, (torch.Tensor, KerasTensor, np.ndarray))
+                   for v in leaves)
+    return False
 
 
 def _first_device(args):
@@ -1001,29 +1066,36 @@ def _shape_to_list(shape):
 _AUTO_CONFIG_TYPES = (str, int, float, bool, type(None))
 
 
+# Arguments `Layer.get_config` serializes itself: only their place in the config comes from
+# the automatic config.
+_BASE_CONFIG_KEYS = ("trainable", "dtype", "activity_regularizer")
+
+
 def _capture_auto_config(cls, args, kwargs):
-    """Bind constructor arguments for `get_config` of subclasses that don't define one."""
-    if cls.get_config is not Layer.get_config or cls.__init__ is Layer.__init__:
+    """Bind constructor arguments (defaults included, `**kwargs` expanded, as Keras 3) for
+    `get_config` of layer classes that don't define one; None when some value is not plain."""
+    if cls.get_config is not Layer.get_config:
         return None
+    signature = inspect.signature(cls.__init__)
     try:
-        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        bound = signature.bind(None, *args, **kwargs)
     except TypeError:
         return None
-    bound.apply_defaults()  # as Keras 3: defaults are part of the automatic config
+    bound.apply_defaults()
     config = {}
     for name, value in list(bound.arguments.items())[1:]:
-        param = inspect.signature(cls.__init__).parameters[name]
-        if param.kind == param.VAR_KEYWORD:
-            value = {k: v for k, v in value.items() if k not in ("name", "trainable", "dtype")}
-            items = value.items()
-        elif param.kind == param.VAR_POSITIONAL:
-            return None
-        else:
-            items = [(name, value)]
+        kind = signature.parameters[name].kind
+        if kind == inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                return None
+            continue
+        items = value.items() if kind == inspect.Parameter.VAR_KEYWORD else [(name, value)]
         for k, v in items:
-            if k in ("name", "trainable", "dtype"):
+            if k == "name":
                 continue
-            if not _auto_serializable(v):
+            if k in _BASE_CONFIG_KEYS:
+                v = None  # placeholder, set by `get_config`
+            elif not _auto_serializable(v):
                 return None
             config[k] = v
     return config

@@ -13,6 +13,7 @@ from tkeras.core.registry import deserialize_keras_object
 from tkeras.core.registry import keras_export
 from tkeras.core.registry import serialize_keras_object
 from tkeras.layers.input_layer import InputLayer
+from tkeras.layers.layer import CALL_STATE
 from tkeras.layers.layer import Layer
 from tkeras.layers.layer import _attach_mask
 from tkeras.model.keras_tensor import KerasTensor
@@ -115,6 +116,7 @@ class Functional(Model):
     """A graph model: `Model(inputs, outputs)`."""
 
     _keras_registered_name = "Functional"
+    _convert_input_args = False  # as Keras: inputs are converted by the layers inside
 
     def __init__(self, inputs, outputs, name=None, **kwargs):
         trainable = kwargs.pop("trainable", True)
@@ -152,6 +154,7 @@ class Functional(Model):
             for node in self._nodes_by_depth[depth]:
                 if not node.is_input:
                     self._plan.append(node)
+        self._run_plan = [_run_entry(node) for node in self._plan]
         self.built = True
         self._build_shapes = None
 
@@ -231,35 +234,42 @@ class Functional(Model):
             for x, m in zip(flat, masks):
                 if m is not None and isinstance(x, torch.Tensor):
                     _attach_mask(x, m)
-        outputs = self._run_graph(flat)
+        # As Keras, a `training` the model was given (here: explicitly, from an outer call, or
+        # torch train mode) overrides the one each node recorded; else the nodes' apply.
+        given = CALL_STATE.training is not None or self.training
+        outputs = self._run_graph(flat, node_training=not given)
         # As Keras (`unpack_singleton`): `Model(inputs, [y])` returns `y`, not `[y]`.
         if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
             return outputs[0]
         return outputs
 
-    def _run_graph(self, flat_inputs, call_fn=None):
-        """Run the nodes in order on `flat_inputs`: `call_fn(op, args, kwargs)`, by default
-        calling each operation."""
+    def _run_graph(self, flat_inputs, call_fn=None, node_training=True):
+        """Run the nodes in order on `flat_inputs`: `call_fn(op, args, kwargs)` with the
+        recorded call arguments, by default calling each operation (with the `training` its
+        node recorded when `node_training`, else leaving it to be inherited)."""
         values = {id(ref): value for ref, value in zip(self._inputs, flat_inputs)}
-        for node in self._plan:
-            args = node.call_args
-            if len(args) == 1 and not node.call_kwargs and type(args[0]) is KerasTensor:
-                # The common node `layer(tensor)`: no structure to fill in.
-                key = id(args[0])
-                if key not in values:
+        for node, single, kwargs, training in self._run_plan:
+            if call_fn is not None:
+                if any(id(x) not in values for x in node.input_tensors):
                     continue
-                if call_fn is None:
-                    outputs = node.operation(values[key])
+                args, recorded = node.fill_in(values)
+                outputs = call_fn(node.operation, args, recorded)
+            elif single is not None:
+                # The common node `layer(tensor)`: no structure to fill in.
+                if single not in values:
+                    continue
+                if node_training and training is not None:
+                    outputs = node.operation(values[single], training=training)
                 else:
-                    outputs = call_fn(node.operation, [values[key]], {})
+                    outputs = node.operation(values[single])
             else:
                 if any(id(x) not in values for x in node.input_tensors):
                     continue
-                args, kwargs = node.fill_in(values)
-                if call_fn is None:
-                    outputs = node.operation(*args, **kwargs)
-                else:
-                    outputs = call_fn(node.operation, args, kwargs)
+                args, _ = node.fill_in(values)
+                kwargs = _fill(kwargs, values)
+                if node_training and training is not None:
+                    kwargs["training"] = training
+                outputs = node.operation(*args, **kwargs)
             outs = [outputs] if isinstance(outputs, (torch.Tensor, KerasTensor)) else _flatten(
                 outputs)
             for ref, value in zip(node.outputs, outs):
@@ -284,6 +294,33 @@ class Functional(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return functional_from_config(cls, config, custom_objects)
+
+
+def _run_entry(node):
+    """(node, id of its single tensor argument or None, the keyword arguments to run it with,
+    its recorded `training`): an absent mask Keras recorded is left out (masks travel on the
+    tensors), and `training` is kept apart for layers (whose model may override it)."""
+    kwargs = dict(node.call_kwargs)
+    training = kwargs.pop("training", None) if isinstance(node.operation, Layer) else None
+    if "mask" in kwargs and all(m is None for m in _flatten(kwargs["mask"])):
+        del kwargs["mask"]
+    args = node.call_args
+    single = id(args[0]) if (len(args) == 1 and not kwargs
+                             and type(args[0]) is KerasTensor) else None
+    return node, single, kwargs, training
+
+
+def _fill(structure, values):
+    """`structure` with each KerasTensor replaced by its computed value."""
+    if isinstance(structure, KerasTensor):
+        return values[id(structure)]
+    if isinstance(structure, list):
+        return [_fill(s, values) for s in structure]
+    if isinstance(structure, tuple):
+        return tuple(_fill(s, values) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _fill(v, values) for k, v in structure.items()}
+    return structure
 
 
 def _flatten(structure):

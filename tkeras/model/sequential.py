@@ -138,6 +138,13 @@ class Sequential(Model):
         return x
 
     @property
+    def input_dtype(self):
+        """As Keras: the input layer's dtype, when the model has one."""
+        if self._input_layer is not None:
+            return self._input_layer.dtype
+        return super().input_dtype
+
+    @property
     def inputs(self):
         if self._graph_inputs is None:
             raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")

@@ -79,8 +79,8 @@ class Dense(q.QuantizableMixin, Layer):
         if self._lora_or_quantized:
             return self._lora_or_quantized_call(inputs)
         kernel, bias = self.kernel, self.bias
-        if not inputs.is_floating_point():
-            inputs = inputs.to(kernel.dtype)  # Keras's matmul promotes ints to float
+        if inputs.dtype is not kernel.dtype:
+            inputs, kernel, bias = _promote(inputs, kernel, bias)
         if inputs.dim() == 2:
             # Keras's (in, out) layout is what mm wants: no transposed view, and in training
             # one AddmmBackward node instead of F.linear's addmm plus two TBackward.
@@ -301,3 +301,19 @@ def _quantize_int4(kernel, block_size, config):
     else:
         value, scale, zero = q.abs_max_quantize_grouped_with_zero_point(kernel, block_size)
     return q.pack_int4(value, axis=-1)[0], scale, zero
+
+
+def _promote(inputs, kernel, bias):
+    """Keras's `matmul` promotion for inputs whose dtype is not the kernel's: integers take the
+    kernel's dtype; two different float dtypes meet in float32 (Keras's lattice with 64-bit
+    results narrowed to 32 on torch), e.g. a float32 kernel of a layer whose policy was set to
+    "float16"/"bfloat16"/"float64" after build. Under torch.autocast (mixed policies) the
+    kernel is autocast to the inputs' dtype instead, as Keras's autocast scope does."""
+    if not inputs.is_floating_point():
+        return inputs.to(kernel.dtype), kernel, bias
+    if torch.is_autocast_enabled(inputs.device.type):
+        return inputs, kernel, bias
+    dtype = torch.float32
+    inputs, kernel = inputs.to(dtype), kernel.to(dtype)
+    return inputs, kernel, None if bias is None else bias.to(dtype)
+

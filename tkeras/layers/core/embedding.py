@@ -69,7 +69,11 @@ class Embedding(q.QuantizableMixin, Layer):
             inputs = inputs.long()
         if self._lora_or_quantized:
             return self._lora_or_quantized_call(inputs)
-        return F.embedding(inputs, self.embeddings)
+        outputs = F.embedding(inputs, self.embeddings)
+        compute_dtype = self._dtype_policy.compute_torch_dtype
+        # As Keras: the looked-up rows are cast to the compute dtype (mixed policies, or a
+        # policy set after build).
+        return outputs if outputs.dtype is compute_dtype else outputs.to(compute_dtype)
 
     # ---------------------------------------------------------------------------------- LoRA
     def enable_lora(self, rank, lora_alpha=None, a_initializer="he_uniform",
