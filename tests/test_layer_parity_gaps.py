@@ -38,6 +38,7 @@ _DTYPE_LAYERS = {
 # Runs under Keras and under tkeras: builds models and records configs / behaviours in `res`.
 _GRAPH_CODE = r'''
 import json, os, tempfile, zipfile
+keras.utils.clear_session()  # auto names (Sequential's input layers) start afresh in both
 L = keras.layers
 ops = keras.ops
 res = {}
@@ -470,3 +471,13 @@ def test_layer_with_no_call_arguments_builds():
     layer = Constant()
     assert torch.equal(layer(), torch.ones(2))
     assert layer.built and layer.get_build_config() == {"input_shape": None}
+
+
+def test_deepcopy_of_functional_model_with_recorded_training_runs():
+    import copy
+
+    x = tkeras.Input((4,))
+    model = tkeras.Model(x, tkeras.layers.Dense(2)(tkeras.layers.Dropout(0.5)(x)))
+    copied = copy.deepcopy(model)
+    ones = torch.ones(3, 4)
+    torch.testing.assert_close(copied(ones), model(ones))

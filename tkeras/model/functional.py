@@ -256,12 +256,13 @@ class Functional(Model):
                 outputs = call_fn(node.operation, args, recorded)
             elif single is not None:
                 # The common node `layer(tensor)`: no structure to fill in.
-                if single not in values:
+                value = values.get(id(single))
+                if value is None:
                     continue
                 if node_training and training is not None:
-                    outputs = node.operation(values[single], training=training)
+                    outputs = node.operation(value, training=training)
                 else:
-                    outputs = node.operation(values[single])
+                    outputs = node.operation(value)
             else:
                 if any(id(x) not in values for x in node.input_tensors):
                     continue
@@ -297,7 +298,7 @@ class Functional(Model):
 
 
 def _run_entry(node):
-    """(node, id of its single tensor argument or None, the keyword arguments to run it with,
+    """(node, its single tensor argument or None, the keyword arguments to run it with,
     its recorded `training`): an absent mask Keras recorded is left out (masks travel on the
     tensors), and `training` is kept apart for layers (whose model may override it)."""
     kwargs = dict(node.call_kwargs)
@@ -305,8 +306,7 @@ def _run_entry(node):
     if "mask" in kwargs and all(m is None for m in _flatten(kwargs["mask"])):
         del kwargs["mask"]
     args = node.call_args
-    single = id(args[0]) if (len(args) == 1 and not kwargs
-                             and type(args[0]) is KerasTensor) else None
+    single = args[0] if len(args) == 1 and not kwargs and type(args[0]) is KerasTensor else None
     return node, single, kwargs, training
 
 
