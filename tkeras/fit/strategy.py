@@ -25,8 +25,6 @@ import warnings
 import torch
 
 from tkeras.core.variables import move_model
-# Re-exported for `Layer.to` (tkeras/layers/layer.py), which still imports it from here.
-from tkeras.core.variables import move_variables  # noqa: F401
 
 _FABRIC_FACTORY = None
 _FABRICS = {}

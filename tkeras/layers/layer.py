@@ -31,6 +31,7 @@ from tkeras.core import naming
 from tkeras.core import scopes
 from tkeras.core.registry import keras_export
 from tkeras.core.variables import KerasVariable
+from tkeras.core.variables import move_variables
 from tkeras.model.keras_tensor import KerasTensor
 from tkeras.model.keras_tensor import any_symbolic
 
@@ -771,8 +772,6 @@ class Layer(nn.Module):
         self._build_from_call(args, kwargs)
         device = _first_device(args)
         if device is not None and device.type != "cpu":
-            from tkeras.fit.strategy import move_variables
-
             move_variables([p for p in self.parameters() if id(p) not in before], device)
 
     def _check_input_spec(self, args, kwargs):
