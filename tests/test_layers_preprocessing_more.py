@@ -728,3 +728,35 @@ def test_lookup_layers_round_trip_through_keras_files(tmp_path):
     x = np.array([[5, 7, 9], [0, 6, 6]])
     torch.testing.assert_close(restored(x), model(x))
     assert restored.layers[-1].get_vocabulary() == [-1, 7, 6, 5]
+
+
+_NODE_KWARGS_CODE = """
+L = keras.layers
+cases = {
+    "flip": (lambda: L.RandomFlip(name="f"), keras.Input((8, 8, 3), dtype="int32", name="i1")),
+    "crop": (lambda: L.RandomCrop(4, 4, name="c"), keras.Input((8, 8, 3), name="i2")),
+    "cat": (lambda: L.CategoryEncoding(4, output_mode="one_hot", name="e"),
+            keras.Input((1,), dtype="int32", name="i3")),
+    "disc": (lambda: L.Discretization(bin_boundaries=[0.0, 1.0], name="d"),
+             keras.Input((2,), name="i4")),
+    "disc_int": (lambda: L.Discretization(bin_boundaries=[0.0, 1.0], name="d"),
+                 keras.Input((2,), dtype="int32", name="i5")),
+}  # explicit names: auto names would shift other tests' expected names
+result = {}
+for name, (make, x) in cases.items():
+    config = keras.Model(x, make()(x), name="m").get_config()
+    result[name] = [node.get("kwargs") for layer in config["layers"]
+                    for node in layer["inbound_nodes"]]
+"""
+
+
+@requires_keras
+def test_preprocessing_node_kwargs_match_keras():
+    """Layers that take inputs unconverted (`_convert_input_args = False`: RandomFlip, RandomCrop,
+    CategoryEncoding, ...) and Discretization (`input_dtype` floatx) record call kwargs as Keras."""
+    import tkeras as keras
+
+    ref = run_keras(_NODE_KWARGS_CODE + "\noutputs['result'] = result\n", {})["result"]
+    scope = {"keras": keras}
+    exec(_NODE_KWARGS_CODE, scope)
+    assert scope["result"] == ref

@@ -50,6 +50,8 @@ def _check_sparse(sparse):
 
 @keras_export("keras.layers.CategoryEncoding")
 class CategoryEncoding(Layer):
+
+    _convert_input_args = False  # as Keras: inputs reach `call` unconverted
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if output_mode == "binary":

@@ -13,6 +13,7 @@ Keras's `update_state` + `finalize_state`, which do not need TF). `sparse=True` 
 import numpy as np
 import torch
 
+from tkeras.core import config
 from tkeras.core import dtype_policies
 from tkeras.core.registry import keras_export
 from tkeras.layers.layer import Layer
@@ -46,6 +47,11 @@ class Discretization(Layer):
         self.output_mode = output_mode
         self.sparse = sparse
         self.summary = None if bin_boundaries else np.array([[], []], dtype="float32")
+
+    @property
+    def input_dtype(self):
+        """As Keras: inputs are compared with the boundaries in `floatx()`."""
+        return config.floatx()
 
     @property
     def bin_boundaries(self):

@@ -52,6 +52,8 @@ def _feature_hashes(values):
 
 @keras_export("keras.layers.HashedCrossing")
 class HashedCrossing(Layer):
+
+    _convert_input_args = False  # as Keras: inputs reach `call` unconverted
     def __init__(self, num_bins, output_mode="int", sparse=False, name=None, dtype=None,
                  **kwargs):
         if output_mode == "int" and dtype is None:

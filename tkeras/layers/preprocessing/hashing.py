@@ -56,6 +56,8 @@ def _to_bytes(values, encoding="utf-8"):
 
 @keras_export("keras.layers.Hashing")
 class Hashing(Layer):
+
+    _convert_input_args = False  # as Keras: inputs reach `call` unconverted
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False,
                  **kwargs):
         if kwargs.get("dtype") is None:

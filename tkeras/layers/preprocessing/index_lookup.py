@@ -63,6 +63,8 @@ def _listify(x):
 class IndexLookup(Layer):
     """Shared vocabulary logic of `IntegerLookup` and `StringLookup`."""
 
+    _convert_input_args = False  # as Keras: inputs reach `call` unconverted
+
     def __init__(self, max_tokens, num_oov_indices, mask_token, oov_token, vocabulary_dtype,
                  vocabulary=None, idf_weights=None, invert=False, output_mode="int",
                  sparse=False, pad_to_max_tokens=False, oov_method="floormod", name=None,

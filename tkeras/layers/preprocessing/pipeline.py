@@ -12,6 +12,8 @@ from tkeras.layers.layer import Layer
 
 @keras_export("keras.layers.Pipeline")
 class Pipeline(Layer):
+
+    _convert_input_args = False  # as Keras: inputs reach `call` unconverted
     def __init__(self, layers, name=None):
         super().__init__(name=name)
         self._pipeline_layers = list(layers)

@@ -41,6 +41,8 @@ def _check_fill_and_interpolation(fill_mode, interpolation):
 
 @keras_export("keras.layers.RandomFlip")
 class RandomFlip(BaseImagePreprocessingLayer):
+
+    _convert_input_args = False  # as Keras: inputs reach `call` unconverted
     _USE_BASE_FACTOR = False
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
@@ -209,6 +211,8 @@ def _slice(x, axis, start, length):
 
 @keras_export("keras.layers.RandomCrop")
 class RandomCrop(BaseImagePreprocessingLayer):
+
+    _convert_input_args = False  # as Keras: inputs reach `call` unconverted
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
         super().__init__(name=name, data_format=data_format, **kwargs)
         self.height = height

@@ -76,6 +76,8 @@ def _object_array(items, shape):
 
 @keras_export("keras.layers.TextVectorization")
 class TextVectorization(Layer):
+
+    _convert_input_args = False  # as Keras: inputs reach `call` unconverted
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
                  split="whitespace", ngrams=None, output_mode="int", output_sequence_length=None,
                  pad_to_max_tokens=False, vocabulary=None, idf_weights=None, sparse=False,
