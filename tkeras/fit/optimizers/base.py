@@ -359,6 +359,42 @@ class Optimizer:
             self._iterations.add_(1)
         self._host_iterations += 1
 
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """Keras's `stateless_apply`: `apply(grads)` inside a `StatelessScope` mapping the built
+        trainable variables and `self.variables` to the given tensors; returns the updated
+        `(trainable_variables, optimizer_variables)` and changes no variable."""
+        from tkeras.core.stateless_scope import StatelessScope
+
+        if not self.built:
+            raise ValueError(
+                f"To call `stateless_apply`, {self.__class__.__name__} must be built (i.e. its "
+                "variables must have been created). You can build it via "
+                "`optimizer.build(trainable_variables)`."
+            )
+        if len(optimizer_variables) != len(self.variables):
+            raise ValueError(
+                "Argument `optimizer_variables` must be a list of tensors corresponding 1:1 to "
+                f"{self.__class__.__name__}().variables. Received list with length "
+                f"{len(optimizer_variables)}, but expected {len(self.variables)} variables."
+            )
+        if len(trainable_variables) != len(self._trainable_variables):
+            raise ValueError(
+                "Argument `optimizer_variables` must be a list of tensors corresponding 1:1 to "
+                "the trainable variables list that the optimizer was built with. Received "
+                f"len(trainable_variables) == {len(trainable_variables)} whereas the optimizer "
+                f"was built with {len(self._trainable_variables)} variables."
+            )
+        mapping = (list(zip(self._trainable_variables, trainable_variables))
+                   + list(zip(self.variables, optimizer_variables)))
+        try:
+            with StatelessScope(state_mapping=mapping) as scope:
+                self._sync_host_state()  # the step count comes from the mapped `iterations`
+                self.apply(grads)
+        finally:
+            self._sync_host_state()
+        return ([scope.get_current_value(v) for v in self._trainable_variables],
+                [scope.get_current_value(v) for v in self.variables])
+
     def _check_variables_are_known(self, variables):
         for v in variables:
             if id(v) not in self._trainable_variables_indices:
