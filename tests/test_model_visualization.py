@@ -21,11 +21,12 @@ pytest.importorskip("pydot")
 MODELS_CODE = """
 import numpy as np
 models = {}
+# Explicit names: automatic ones depend on how many layers the process built before.
 models["seq"] = keras.Sequential([
     keras.Input((8,)),
-    keras.layers.Dense(16, activation="relu"),
-    keras.layers.Dropout(0.1),
-    keras.layers.Dense(4, activation="softmax"),
+    keras.layers.Dense(16, activation="relu", name="dense"),
+    keras.layers.Dropout(0.1, name="dropout"),
+    keras.layers.Dense(4, activation="softmax", name="dense_1"),
 ], name="seq")
 
 a = keras.Input((6,), name="a")
