@@ -47,14 +47,8 @@ def audio_dataset_from_directory(directory, labels="inferred", label_mode="int",
         labels = None
         label_mode = None
     dataset_utils.check_validation_split_arg(validation_split, subset, shuffle, seed)
-    if seed is None:
-        seed = np.random.randint(1e6)
-    file_paths, labels, class_names = dataset_utils.index_directory(
-        directory, labels, formats=ALLOWED_FORMATS, class_names=class_names, shuffle=shuffle,
-        seed=seed, follow_links=follow_links, verbose=verbose)
-    if label_mode == "binary" and len(class_names) != 2:
-        raise ValueError('When passing `label_mode="binary"`, there must be exactly 2 '
-                         f"class_names. Received: class_names={class_names}")
+    file_paths, labels, class_names, seed = dataset_utils.index_labeled_files(
+        directory, labels, label_mode, class_names, ALLOWED_FORMATS, shuffle, seed, follow_links, verbose)
 
     def collate(samples):
         if isinstance(samples[0], tuple):

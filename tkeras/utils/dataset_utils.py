@@ -167,6 +167,22 @@ def _rescale_dataset_split_sizes(left_size, right_size, total_length):
     return int(left_size), int(right_size)
 
 
+def index_labeled_files(directory, labels, label_mode, class_names, formats, shuffle, seed,
+                        follow_links, verbose):
+    """The loaders' common step, as each Keras loader writes it: draw a seed when none is given,
+    index the files (`index_directory`), and check that `label_mode="binary"` has two classes.
+    Returns `(file_paths, labels, class_names, seed)`."""
+    if seed is None:
+        seed = np.random.randint(1e6)
+    file_paths, labels, class_names = index_directory(
+        directory, labels, formats=formats, class_names=class_names, shuffle=shuffle, seed=seed,
+        follow_links=follow_links, verbose=verbose)
+    if label_mode == "binary" and len(class_names) != 2:
+        raise ValueError('When passing `label_mode="binary"`, there must be exactly 2 '
+                         f"class_names. Received: class_names={class_names}")
+    return file_paths, labels, class_names, seed
+
+
 def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None,
                     follow_links=False, verbose=True):
     """`(file_paths, labels, class_names)` for the files of `directory` ending in `formats`.

@@ -67,14 +67,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set "
                          "to `True`.")
 
-    if seed is None:
-        seed = np.random.randint(1e6)
-    image_paths, labels, class_names = dataset_utils.index_directory(
-        directory, labels, formats=ALLOWLIST_FORMATS, class_names=class_names, shuffle=shuffle,
-        seed=seed, follow_links=follow_links, verbose=verbose)
-    if label_mode == "binary" and len(class_names) != 2:
-        raise ValueError('When passing `label_mode="binary"`, there must be exactly 2 '
-                         f"class_names. Received: class_names={class_names}")
+    image_paths, labels, class_names, seed = dataset_utils.index_labeled_files(
+        directory, labels, label_mode, class_names, ALLOWLIST_FORMATS, shuffle, seed, follow_links, verbose)
     data_format = config.standardize_data_format(data_format)
     image_utils.pil_image("`image_dataset_from_directory`")
 

@@ -29,14 +29,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
         labels = None
         label_mode = None
     dataset_utils.check_validation_split_arg(validation_split, subset, shuffle, seed)
-    if seed is None:
-        seed = np.random.randint(1e6)
-    file_paths, labels, class_names = dataset_utils.index_directory(
-        directory, labels, formats=(".txt",), class_names=class_names, shuffle=shuffle,
-        seed=seed, follow_links=follow_links, verbose=verbose)
-    if label_mode == "binary" and len(class_names) != 2:
-        raise ValueError('When passing `label_mode="binary"`, there must be exactly 2 '
-                         f"class_names. Received: class_names={class_names}")
+    file_paths, labels, class_names, seed = dataset_utils.index_labeled_files(
+        directory, labels, label_mode, class_names, (".txt",), shuffle, seed, follow_links, verbose)
 
     def build(paths, part_labels, part_shuffle):
         encoded = (None if label_mode is None else dataset_utils.encode_labels(
